@@ -1,0 +1,97 @@
+/*
+ * config/config.h - the smtpsd configuration: parse, validate, defaults.
+ *
+ * The file is line-oriented: "keyword arguments..." with '#' comments.
+ * docs/CONFIG.md describes every keyword.  config_load() returns E_SYNTAX
+ * or E_INVAL with err set to "FILE:LINE: problem"; nothing is bound or
+ * opened before the whole file has parsed.  The embedded default used by
+ * `make run` is config_default_text().
+ *
+ * Owned by the master; workers and the queue manager get a copy by fork.
+ */
+#ifndef CONFIG_CONFIG_H
+#define CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "smtp/server.h"
+
+struct config_listen {
+	char *address;		/* "127.0.0.1", "::1", "0.0.0.0" */
+	int port;
+	enum smtp_role role;
+	int line;		/* where it was declared, for errors */
+};
+
+struct config_cert {
+	char *cert_file;	/* PEM chain */
+	char *key_file;		/* PEM private key (RSA or ECDSA) */
+	int line;
+};
+
+/* config_grant - an authenticated user may use these senders */
+struct config_grant {
+	char *user;		/* login name as in the passwd-file */
+	char **patterns;	/* "addr@domain" exact, "@domain" whole domain */
+	size_t npatterns;
+};
+
+struct config_mailbox {
+	char *address;		/* "demo@example.test" (lower-cased) */
+};
+
+struct config {
+	char *file;		/* where it came from ("(default)" if embedded) */
+	char *hostname;		/* "mx.example.test" */
+	char *spool_dir;	/* the durable queue */
+	char *mail_dir;		/* Maildir root: MAILDIR/DOMAIN/USER/ */
+	char *passwd_file;	/* user:hash lines, may be NULL */
+	char *user;		/* drop to this user after binding (root) */
+	char *resolver;		/* "ADDRESS[@PORT]" or NULL for the system's */
+	int workers;		/* 0: one per core */
+
+	struct config_listen *listens;
+	size_t nlistens;
+	struct config_cert *certs;
+	size_t ncerts;
+	char **local_domains;	/* lower-cased */
+	size_t nlocal_domains;
+	/* local recipients; when none is listed any local part of a local
+	   domain is accepted */
+	struct config_mailbox *mailboxes;
+	size_t nmailboxes;
+	struct config_grant *grants;
+	size_t ngrants;
+
+	struct smtp_limits limits;
+	int timeout_command;	/* seconds waiting for a command */
+	int timeout_data;	/* seconds for the whole DATA phase */
+	int min_data_rate;	/* bytes/s averaged, after the first 30 s */
+	int max_conn_per_ip;	/* concurrent connections per client IP */
+	int max_connections;	/* per worker */
+	int auth_delay_ms;	/* first failed AUTH delay; doubles each time */
+};
+
+/* config_load - parse FILE; on error *err is "FILE:LINE: problem" */
+int config_load(struct config **out, const char *file, char **err);
+/* config_load_text - parse text as if it came from name */
+int config_load_text(struct config **out, const char *name, const char *text,
+    char **err);
+void config_free(struct config *c);
+/* config_print - the effective settings, in the file's own syntax */
+void config_print(const struct config *c, FILE *f);
+/* config_default_text - the embedded default (the make run one); the
+   caller substitutes nothing: paths are relative to the working dir */
+const char *config_default_text(void);
+
+/* config_is_local_domain - domain (any case) is one of ours */
+bool config_is_local_domain(const struct config *c, const char *domain);
+/* config_mailbox_exists - local recipient address accepted */
+bool config_mailbox_exists(const struct config *c, const char *address);
+/* config_sender_allowed - user may send as address (envelope or From:) */
+bool config_sender_allowed(const struct config *c, const char *user,
+    const char *address);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * queue/spool.h - the durable spool: nothing acknowledged is lost.
+ *
+ * Layout under the spool directory:
+ *	tmp/	files being written (discarded at start)
+ *	queue/	committed messages, one file each, named by queue id
+ *	corrupt/ files that failed validation (kept for the admin, logged)
+ *
+ * A spool file is a sequence of typed, length-prefixed records:
+ *	u8 type, u32 length (big-endian), length bytes
+ * in this order: VERSION, ENVELOPE fields (FROM, RCPT..., HELO, CLIENT,
+ * AUTH, PROTO, ARRIVAL...), MESSAGE, then END holding a CRC-32C (or
+ * SHA-256 prefix) over every byte before it.  A file without a valid END
+ * is not a message.  CR, LF and NUL never appear in an envelope field.
+ *
+ * Commit (workers):
+ *	spool_write()   - write the file into tmp/ (no fsync; fast)
+ *	spool_sync()    - fdatasync one written file (may run on a thread)
+ *	spool_publish() - rename a batch into queue/, then fsync queue/ once
+ * Only after spool_publish() returns 0 for an entry may the 250 be sent.
+ * Concurrent commits share the directory fsync (group commit); each file
+ * still gets its own fdatasync.  Disk full / I/O error: E_NOSPACE / E_IO,
+ * and the tmp file is removed.
+ *
+ * Read (queue manager): spool_scan(), spool_load(), spool_remove(),
+ * spool_rewrite() (after partial delivery, keeps the undelivered recipients).
+ */
+#ifndef QUEUE_SPOOL_H
+#define QUEUE_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct spool_envelope {
+	char *mail_from;	/* "" for <> */
+	char **rcpts;
+	size_t nrcpts;
+	char *helo;
+	char *client_ip;
+	char *auth_user;	/* NULL if none */
+	char *protocol;		/* ESMTPS ... */
+	bool smtputf8;
+	bool body_8bit;
+	int64_t arrival;	/* unix seconds */
+};
+
+struct spool_entry {
+	char id[32];		/* queue id, also the file name */
+	char tmp_path[512];
+	int fd;			/* open on the tmp file until published */
+	int error;		/* 0, or why this entry failed */
+};
+
+struct spool_message {
+	char id[32];
+	struct spool_envelope env;
+	char *msg;		/* the message as received, with our Received */
+	size_t msg_len;
+};
+
+struct spool;
+
+int spool_open(struct spool **out, const char *dir);
+void spool_close(struct spool *sp);
+const char *spool_dir(const struct spool *sp);
+
+/* spool_new_id - a unique queue id (time, pid, counter; base32) */
+void spool_new_id(struct spool *sp, char id[32]);
+
+/* spool_write - write envelope + message parts into tmp/ (no fsync) */
+int spool_write(struct spool *sp, const struct spool_envelope *env,
+    const void *const *parts, const size_t *lens, size_t nparts,
+    struct spool_entry *e);
+/* spool_sync - fdatasync the entry's file (thread-safe, blocking) */
+int spool_sync(struct spool_entry *e);
+/* spool_publish - rename each synced entry (error == 0) into queue/ and
+   fsync the directory once; failed entries are removed.  Thread-safe. */
+int spool_publish(struct spool *sp, struct spool_entry *const *e, size_t n);
+/* spool_abort - remove an unpublished entry */
+void spool_abort(struct spool *sp, struct spool_entry *e);
+
+/* spool_recover - at start: empty tmp/, validate queue/ files, move any
+   invalid one to corrupt/ (logged); returns the number quarantined */
+int spool_recover(struct spool *sp);
+/* spool_scan - ids of the files in queue/, oldest first; free with
+   spool_ids_free */
+int spool_scan(struct spool *sp, char ***ids, size_t *n);
+void spool_ids_free(char **ids, size_t n);
+/* spool_load - read and validate one file; E_CORRUPT if invalid */
+int spool_load(struct spool *sp, const char *id, struct spool_message *m);
+void spool_message_fini(struct spool_message *m);
+/* spool_rewrite - atomically replace the file with fewer recipients */
+int spool_rewrite(struct spool *sp, const struct spool_message *m);
+/* spool_remove - unlink a delivered message and fsync queue/ */
+int spool_remove(struct spool *sp, const char *id);
+/* spool_quarantine - move a file to corrupt/ */
+int spool_quarantine(struct spool *sp, const char *id);
+
+#endif

@@ -24,6 +24,9 @@
  *
  * Read (queue manager): spool_scan(), spool_load(), spool_remove(),
  * spool_rewrite() (after partial delivery, keeps the undelivered recipients).
+ *
+ * docs/SPOOL.md gives the file format byte by byte, the commit protocol and
+ * the recovery rules.  The checksum is CRC-32C (queue/crc32c.h).
  */
 #ifndef QUEUE_SPOOL_H
 #define QUEUE_SPOOL_H
@@ -53,12 +56,34 @@ struct spool_entry {
 	int error;		/* 0, or why this entry failed */
 };
 
+/* spool_message.flags */
+#define SPOOL_F_LOCAL_DONE	0x1	/* local delivery finished; the
+					   recipients left wait for outbound */
+
+/* spool_message.rcpt_status[i] */
+enum spool_rcpt_status {
+	SPOOL_RCPT_PENDING = 0,
+	SPOOL_RCPT_FAILED = 1,	/* failed permanently; kept for a DSN */
+};
+
 struct spool_message {
 	char id[32];
 	struct spool_envelope env;
 	char *msg;		/* the message as received, with our Received */
 	size_t msg_len;
+	/* Added after the first contract; zero when read from a file the
+	   receiver wrote.  spool_rewrite() stores them. */
+	unsigned flags;		/* SPOOL_F_* */
+	unsigned char *rcpt_status; /* nrcpts entries, or NULL: all pending */
+	size_t file_size;	/* bytes of the file it was read from */
+	void *image;		/* private: the file's bytes (msg points in) */
 };
+
+/* Limits a valid spool file respects (checked on write and on read). */
+#define SPOOL_FIELD_MAX	1000	/* RFC 5321 4.5.3.1.6: a text line */
+#define SPOOL_RCPTS_MAX	10000
+#define SPOOL_FILE_MAX	((size_t)1 << 30)
+#define SPOOL_VERSION	1
 
 struct spool;
 
@@ -97,5 +122,19 @@ int spool_rewrite(struct spool *sp, const struct spool_message *m);
 int spool_remove(struct spool *sp, const char *id);
 /* spool_quarantine - move a file to corrupt/ */
 int spool_quarantine(struct spool *sp, const char *id);
+
+/* spool_remove_batch - unlink several delivered messages, then fsync
+   queue/ once; returns the first error (every id is still tried) */
+int spool_remove_batch(struct spool *sp, char *const *ids, size_t n);
+/* spool_parse - validate a file image held in memory.  With m != NULL
+   the message is filled in (strings allocated; m->msg points into p, so
+   p must outlive m; free with spool_message_fini).  E_CORRUPT if invalid,
+   *why (if given) names the first problem found. */
+int spool_parse(const void *p, size_t n, struct spool_message *m,
+    const char **why);
+/* spool_id_is_valid - id has the shape spool_new_id() gives */
+bool spool_id_is_valid(const char *id);
+/* spool_id_time - the unix seconds encoded in a valid id, else -1 */
+int64_t spool_id_time(const char *id);
 
 #endif

@@ -84,7 +84,9 @@ enum smtp_action {
 };
 
 struct smtp_out {
-	/* SMTP_ACT_MAIL, SMTP_ACT_RCPT: the address without <>, "" for <> */
+	/* SMTP_ACT_MAIL, SMTP_ACT_RCPT: the address without <>, "" for <>;
+	   always valid RFC 5321 / 6531 Mailbox syntax (smtp/address.h), or
+	   for RCPT the bare "Postmaster" (any case) of RFC 5321 4.5.1 */
 	const char *addr;
 	/* SMTP_ACT_AUTH: NUL-terminated; never log pass */
 	const char *user;
@@ -111,6 +113,17 @@ struct smtp_server;
 
 struct smtp_server *smtp_server_new(const struct smtp_server_params *p);
 void smtp_server_free(struct smtp_server *s);
+
+/*
+ * The input buffer holds SMTP_SERVER_FEED_MAX octets plus the longest line
+ * limit.  After smtp_server_next() has said READ, at most one partial line
+ * (never longer than its limit) is left in it, so a feed of up to
+ * SMTP_SERVER_FEED_MAX octets always fits; a caller that feeds more, or
+ * feeds while the machine waits for a verdict, can get E_LIMIT.  Longer
+ * peer lines never grow memory: the machine closes (command line) or
+ * drops the excess (message text) as soon as the limit is passed.
+ */
+#define SMTP_SERVER_FEED_MAX	65536
 
 /* smtp_server_feed - hand the machine bytes read from the peer; E_LIMIT
    when its input buffer is full (the caller closes the connection) */
@@ -153,5 +166,11 @@ bool smtp_server_in_data(const struct smtp_server *s);
 bool smtp_server_idle(const struct smtp_server *s);
 /* smtp_server_release_buffers - free empty buffers of an idle session */
 void smtp_server_release_buffers(struct smtp_server *s);
+
+/* smtp_server_footprint - heap octets the session holds now (stats, tests) */
+size_t smtp_server_footprint(const struct smtp_server *s);
+/* smtp_server_auth_failures - failed AUTH attempts so far (the caller may
+   delay its answer more after each one) */
+unsigned smtp_server_auth_failures(const struct smtp_server *s);
 
 #endif

@@ -91,7 +91,8 @@ int spool_open(struct spool **out, const char *dir);
 void spool_close(struct spool *sp);
 const char *spool_dir(const struct spool *sp);
 
-/* spool_new_id - a unique queue id (time, pid, counter; base32) */
+/* spool_new_id - a unique queue id (time, pid, counter; base32); 16
+   characters of base32hex that sort by time.  sp is unused (may be NULL) */
 void spool_new_id(struct spool *sp, char id[32]);
 
 /* spool_write - write envelope + message parts into tmp/ (no fsync) */

@@ -89,6 +89,7 @@ struct dmarc_uri {
 struct dmarc_record {
 	enum dmarc_policy p, sp, np;	/* UNSET when absent */
 	bool p_invalid;		/* p (or sp, np) present but malformed */
+	bool other_invalid;	/* a problem other than p_invalid */
 	int pct;		/* 0..100; 100 when absent (RFC 7489) */
 	bool has_pct;
 	bool testing;		/* t=y (RFC 9989) */

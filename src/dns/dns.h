@@ -82,6 +82,10 @@ void dns_resolver_free(struct dns_resolver *r);
 /* dns_table_add_* - add a record to a table resolver */
 void dns_table_add_txt(struct dns_resolver *r, const char *name,
     const char *const *strings, size_t nstrings);
+/* dns_table_add_txt_len - the same with explicit lengths (strings may hold
+   any byte, NUL included) */
+void dns_table_add_txt_len(struct dns_resolver *r, const char *name,
+    const char *const *strings, const size_t *lens, size_t nstrings);
 void dns_table_add_addr(struct dns_resolver *r, const char *name,
     int family, const void *addr);	/* AF_INET or AF_INET6 */
 void dns_table_add_mx(struct dns_resolver *r, const char *name,
@@ -92,6 +96,10 @@ void dns_table_add_name(struct dns_resolver *r, const char *name,
 void dns_table_set_timeout(struct dns_resolver *r, const char *name);
 /* dns_table_set_exists - name exists (NODATA rather than NXDOMAIN) */
 void dns_table_set_exists(struct dns_resolver *r, const char *name);
+/* dns_table_set_timeout_empty - queries for name time out for every type
+   that has no record there; the others are answered (the SPF suite's
+   TIMEOUT entries) */
+void dns_table_set_timeout_empty(struct dns_resolver *r, const char *name);
 
 /* dns_set_timeout - per query, milliseconds */
 void dns_set_timeout(struct dns_resolver *r, int ms);
@@ -109,6 +117,21 @@ int dns_resolver_process(struct dns_resolver *r);
 int dns_resolver_wait(struct dns_resolver *r);
 /* dns_resolver_pending - queries not yet answered */
 size_t dns_resolver_pending(const struct dns_resolver *r);
+/* dns_resolver_timeout_ms - milliseconds until the earliest query deadline
+   (-1: none).  An event loop arms a timer for it and then calls
+   dns_resolver_process(), which answers expired queries DNS_TIMEOUT. */
+int dns_resolver_timeout_ms(const struct dns_resolver *r);
+
+/*
+ * dns_parse_packet - the records of type qtype in the answer section of a
+ * DNS message (wire format, RFC 1035 4.1), with names decompressed; the
+ * status follows the RCODE.  CNAME records met on the way are skipped
+ * unless qtype is CNAME.  Returns 0, or E_SYNTAX (out->status DNS_ERROR)
+ * for a malformed message.  Free with dns_answer_fini().
+ */
+int dns_parse_packet(const uint8_t *pkt, size_t len, enum dns_type qtype,
+    struct dns_answer *out);
+void dns_answer_fini(struct dns_answer *a);
 
 const char *dns_status_str(enum dns_status s);
 

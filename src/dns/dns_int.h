@@ -1,0 +1,70 @@
+/*
+ * dns/dns_int.h - what the two back ends of dns/ share (private to dns/).
+ *
+ * One struct dns_resolver carries either back end; dns.c holds the
+ * libunbound one and the entry points, table.c the in-memory table.
+ * Both answer through a queue of finished queries that
+ * dns_resolver_process() empties, so no callback runs inside dns_query().
+ */
+#ifndef DNS_DNS_INT_H
+#define DNS_DNS_INT_H
+
+#include <stdint.h>
+
+#include "dns/dns.h"
+
+struct ub_ctx;
+
+/* one query in flight */
+struct dns_q {
+	struct dns_q *next;
+	struct dns_resolver *r;
+	dns_callback *cb;
+	void *arg;
+	char *name;
+	enum dns_type type;
+	int async_id;		/* libunbound's id (unbound back end) */
+	int64_t deadline_ms;	/* CLOCK_MONOTONIC */
+	bool done;		/* the answer is in ans, waiting delivery */
+	struct dns_answer ans;
+};
+
+/* one table record */
+struct dns_trec {
+	char *name;
+	struct dns_rr rr;
+};
+
+/* per-name flags of the table */
+struct dns_tname {
+	char *name;
+	bool timeout, timeout_empty, exists;
+};
+
+struct dns_resolver {
+	bool table;
+	int timeout_ms;
+	struct dns_q *queries;	/* in flight, in order of dns_query() */
+	size_t pending;
+
+	/* unbound */
+	struct ub_ctx *ctx;
+
+	/* table */
+	struct dns_trec *recs;
+	size_t nrecs;
+	struct dns_tname *names;
+	size_t nnames;
+};
+
+/* dns_table_answer - fill q->ans from the table (table.c) */
+void dns_table_answer(struct dns_resolver *r, struct dns_q *q);
+/* dns_table_free - release the table's records (table.c) */
+void dns_table_free(struct dns_resolver *r);
+/* dns_name_ok - can name be sent as a query? */
+bool dns_name_ok(const char *name);
+/* dns_rr_copy - deep copy of one record */
+void dns_rr_copy(struct dns_rr *dst, const struct dns_rr *src);
+void dns_rr_fini(struct dns_rr *rr);
+
+#endif

@@ -1,11 +1,674 @@
-/* cli/cmd_dkim.c - smtpsctl dkim (being built; see issue 3) */
+/*
+ * cli/cmd_dkim.c - smtpsctl dkim: verify, sign, keygen.
+ *
+ *	smtpsctl dkim verify [--resolver ADDRESS[@PORT]] [--json] [--now T]
+ *	    [--key-record NAME=TXT ...] [FILE]
+ *	smtpsctl dkim sign --domain D --selector S --key FILE [--algorithm A]
+ *	    [--canonicalization H/B] [--identity I] [--expire SECONDS]
+ *	    [--no-timestamp] [--now T] [FILE]
+ *	smtpsctl dkim keygen --domain D --selector S [--algorithm A]
+ *	    [--bits N] [--out FILE] [--json]
+ *
+ * Messages are read from FILE or stdin; LF-only text is turned into CRLF
+ * before parsing.  --key and --selector may be given several times to
+ * sign with several keys (e.g. RSA and Ed25519) in one run.  Exit status:
+ * 0 when the command could do its job (whatever the verdicts), 1 on a
+ * usage or input error, with a message naming the problem.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
+#include "dns/dns.h"
+#include "mailauth/dkim.h"
+#include "msg/canon.h"
+#include "msg/header.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/xmalloc.h"
 
+/* Messages and key files larger than this are refused. */
+#define CMD_DKIM_MAX_INPUT (64u << 20)
+#define CMD_DKIM_MAX_KEY_FILE (64u << 10)
+#define CMD_DKIM_MAX_KEYS 8
+#define CMD_DKIM_MAX_KEY_RECORDS 16
+/* RFC 1035 3.3.14: a TXT character-string holds at most 255 octets. */
+#define TXT_STRING_MAX 255
+
+/* usage_error - print the problem and return the usage-error status */
+static int usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "smtpsctl dkim: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	return 1;
+}
+
+/* read_all - read a file (or stdin for NULL or "-") into b */
+static int
+read_all(struct buf *b, const char *path, char **err)
+{
+	char chunk[65536];
+	ssize_t n;
+	int fd = 0, r = 0;
+
+	if (path && strcmp(path, "-") != 0) {
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			*err = xasprintf("%s: %s", path, strerror(errno));
+			return E_IO;
+		}
+	}
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*err = xasprintf("%s: %s", path ? path : "stdin",
+			    strerror(errno));
+			r = E_IO;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (buf_append(b, chunk, (size_t)n) < 0) {
+			*err = xasprintf("%s: too large", path ? path :
+			    "stdin");
+			r = E_LIMIT;
+			break;
+		}
+	}
+	if (fd != 0)
+		close(fd);
+	return r;
+}
+
+/* parse_ll - a non-negative decimal; false if it is not one */
+static bool
+parse_ll(const char *s, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end != '\0' || v < 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* json_str - write s as a JSON string (or null) */
+static void
+json_str(FILE *f, const char *s)
+{
+	if (s == NULL) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* ---- verify ---- */
+
+struct key_record {
+	const char *name;
+	const char *txt;
+};
+
+struct lookup {
+	struct dkim_verify *v;
+	size_t qi;
+};
+
+/* key_cb - a DNS answer for one key query */
+static void
+key_cb(void *arg, const struct dns_answer *ans)
+{
+	struct lookup *l = arg;
+	const char **txts;
+	size_t *lens, i, n = 0;
+
+	switch (ans->status) {
+	case DNS_OK:
+		txts = xcalloc(ans->nrrs + 1, sizeof(*txts));
+		lens = xcalloc(ans->nrrs + 1, sizeof(*lens));
+		for (i = 0; i < ans->nrrs; i++) {
+			if (ans->rrs[i].type != DNS_T_TXT || !ans->rrs[i].txt)
+				continue;
+			txts[n] = ans->rrs[i].txt;
+			lens[n++] = ans->rrs[i].txt_len;
+		}
+		dkim_verify_key_answer(l->v, l->qi, n ? DKIM_KEY_FOUND :
+		    DKIM_KEY_NOTFOUND, txts, lens, n);
+		free(txts);
+		free(lens);
+		break;
+	case DNS_NODATA:
+	case DNS_NXDOMAIN:
+		dkim_verify_key_answer(l->v, l->qi, DKIM_KEY_NOTFOUND, NULL,
+		    NULL, 0);
+		break;
+	default:
+		dkim_verify_key_answer(l->v, l->qi, DKIM_KEY_TEMPFAIL, NULL,
+		    NULL, 0);
+		break;
+	}
+}
+
+/* resolve_keys - answer every key query from --key-record or DNS */
+static int
+resolve_keys(struct dkim_verify *v, const char *resolver,
+    const struct key_record *recs, size_t nrecs)
+{
+	struct dns_resolver *r = NULL;
+	struct lookup *ls;
+	size_t i, j, nq = dkim_verify_nqueries(v);
+	char *err = NULL;
+	int rc = 0;
+
+	ls = xcalloc(nq ? nq : 1, sizeof(*ls));
+	for (i = 0; i < nq; i++) {
+		const char *q = dkim_verify_query(v, i);
+		const char *txts[CMD_DKIM_MAX_KEY_RECORDS];
+		size_t lens[CMD_DKIM_MAX_KEY_RECORDS], n = 0;
+
+		if (nrecs == 0)
+			continue;
+		for (j = 0; j < nrecs; j++)
+			if (strcasecmp(recs[j].name, q) == 0) {
+				txts[n] = recs[j].txt;
+				lens[n++] = strlen(recs[j].txt);
+			}
+		dkim_verify_key_answer(v, i, n ? DKIM_KEY_FOUND :
+		    DKIM_KEY_NOTFOUND, txts, lens, n);
+	}
+	if (dkim_verify_done(v))
+		goto out;
+	if (dns_resolver_new(&r, resolver, &err) < 0) {
+		fprintf(stderr, "smtpsctl dkim: resolver: %s\n",
+		    err ? err : "cannot start");
+		rc = 1;
+		goto out;
+	}
+	for (i = 0; i < nq; i++) {
+		ls[i].v = v;
+		ls[i].qi = i;
+		if (dns_query(r, dkim_verify_query(v, i), DNS_T_TXT, key_cb,
+		    &ls[i]) < 0)
+			dkim_verify_key_answer(v, i, DKIM_KEY_TEMPFAIL, NULL,
+			    NULL, 0);
+	}
+	dns_resolver_wait(r);
+out:
+	dns_resolver_free(r);
+	free(err);
+	free(ls);
+	return rc;
+}
+
+/* print_results - one line (or one JSON object) for the verdicts */
+static void
+print_results(const struct dkim_verify *v, bool json)
+{
+	size_t i, n = dkim_verify_nsigs(v);
+	struct buf b;
+
+	if (json) {
+		printf("{\"signatures\":[");
+		for (i = 0; i < n; i++) {
+			const struct dkim_sig_result *s = dkim_verify_sig(v, i);
+
+			printf("%s{\"result\":\"%s\",\"reason\":", i ? "," : "",
+			    dkim_result_str(s->result));
+			json_str(stdout, s->reason == DKIM_R_OK ? NULL :
+			    dkim_reason_str(s->reason));
+			printf(",\"domain\":");
+			json_str(stdout, s->domain);
+			printf(",\"selector\":");
+			json_str(stdout, s->selector);
+			printf(",\"identity\":");
+			json_str(stdout, s->identity);
+			printf(",\"algorithm\":");
+			json_str(stdout, s->alg == DKIM_ALG_UNKNOWN ? NULL :
+			    dkim_alg_str(s->alg));
+			printf(",\"b\":");
+			json_str(stdout, s->b_prefix);
+			printf(",\"length\":");
+			if (s->length >= 0)
+				printf("%lld", s->length);
+			else
+				printf("null");
+			printf(",\"body_partial\":%s,\"dmarc_usable\":%s,"
+			    "\"testing\":%s,\"key_bits\":%u}",
+			    s->body_partial ? "true" : "false",
+			    s->dmarc_usable ? "true" : "false",
+			    s->testing ? "true" : "false", s->key_bits);
+		}
+		printf("],\"result\":\"%s\"}\n", n ? "signed" : "none");
+		return;
+	}
+	if (n == 0) {
+		printf("dkim=none\n");
+		return;
+	}
+	buf_init(&b, 1u << 20);
+	for (i = 0; i < n; i++) {
+		buf_reset(&b);
+		dkim_verify_format(&b, dkim_verify_sig(v, i));
+		printf("%s\n", buf_cstr(&b));
+	}
+	buf_fini(&b);
+}
+
+/* cmd_verify - smtpsctl dkim verify */
+static int
+cmd_verify(int argc, char **argv)
+{
+	struct dkim_verify_opts o = { 0 };
+	struct key_record recs[CMD_DKIM_MAX_KEY_RECORDS];
+	struct dkim_verify *v = NULL;
+	const char *resolver = getenv("SMTPSD_RESOLVER"), *file = NULL;
+	struct buf in, msg;
+	size_t nrecs = 0;
+	bool json = false;
+	char *err = NULL;
+	int i, rc = 1;
+
+	if (resolver && *resolver == '\0')
+		resolver = NULL;
+	o.now = (long long)time(NULL);
+	buf_init(&in, CMD_DKIM_MAX_INPUT);
+	buf_init(&msg, CMD_DKIM_MAX_INPUT * 2);
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--json") == 0)
+			json = true;
+		else if (strcmp(a, "--resolver") == 0 && i + 1 < argc)
+			resolver = argv[++i];
+		else if (strcmp(a, "--now") == 0 && i + 1 < argc) {
+			if (!parse_ll(argv[++i], &o.now)) {
+				rc = usage_error("--now: not a time: %s",
+				    argv[i]);
+				goto out;
+			}
+		} else if (strcmp(a, "--key-record") == 0 && i + 1 < argc) {
+			char *eq = strchr(argv[++i], '=');
+
+			if (eq == NULL || nrecs == CMD_DKIM_MAX_KEY_RECORDS) {
+				rc = usage_error("--key-record wants "
+				    "NAME=TXT: %s", argv[i]);
+				goto out;
+			}
+			*eq = '\0';
+			recs[nrecs].name = argv[i];
+			recs[nrecs++].txt = eq + 1;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			rc = usage_error("verify: unknown option or missing "
+			    "value: %s", a);
+			goto out;
+		} else if (file == NULL)
+			file = a;
+		else {
+			rc = usage_error("verify: one message at a time: %s",
+			    a);
+			goto out;
+		}
+	}
+	if (read_all(&in, file, &err) < 0 ||
+	    msg_lf_to_crlf(&msg, in.p ? in.p : "", in.len) < 0) {
+		rc = usage_error("%s", err ? err : "message too large");
+		goto out;
+	}
+	v = dkim_verify_new(&o);
+	if (dkim_verify_message(v, msg.p ? msg.p : "", msg.len) < 0) {
+		rc = usage_error("%s", "the message's header section cannot "
+		    "be parsed");
+		goto out;
+	}
+	if (resolve_keys(v, resolver, recs, nrecs) != 0)
+		goto out;
+	print_results(v, json);
+	rc = 0;
+out:
+	dkim_verify_free(v);
+	buf_fini(&in);
+	buf_fini(&msg);
+	free(err);
+	return rc;
+}
+
+/* ---- sign ---- */
+
+/* cmd_sign - smtpsctl dkim sign */
+static int
+cmd_sign(int argc, char **argv)
+{
+	struct dkim_sign_opts o;
+	struct dkim_key *keys[CMD_DKIM_MAX_KEYS] = { 0 };
+	const char *keyfiles[CMD_DKIM_MAX_KEYS], *sels[CMD_DKIM_MAX_KEYS];
+	const char *file = NULL, *algname = NULL;
+	size_t nkeys = 0, nsels = 0, k;
+	struct buf in, msg, sigs, kb;
+	long long now = (long long)time(NULL), expire = -1;
+	bool stamp = true, lf_only;
+	char *err = NULL;
+	int i, rc = 1;
+
+	dkim_sign_opts_init(&o);
+	buf_init(&in, CMD_DKIM_MAX_INPUT);
+	buf_init(&msg, CMD_DKIM_MAX_INPUT * 2);
+	buf_init(&sigs, 1u << 20);
+	buf_init(&kb, CMD_DKIM_MAX_KEY_FILE);
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		bool has = i + 1 < argc;
+
+		if (strcmp(a, "--domain") == 0 && has)
+			o.domain = argv[++i];
+		else if (strcmp(a, "--selector") == 0 && has) {
+			if (nsels == CMD_DKIM_MAX_KEYS) {
+				rc = usage_error("%s", "too many selectors");
+				goto out;
+			}
+			sels[nsels++] = argv[++i];
+		} else if (strcmp(a, "--key") == 0 && has) {
+			if (nkeys == CMD_DKIM_MAX_KEYS) {
+				rc = usage_error("%s", "too many keys");
+				goto out;
+			}
+			keyfiles[nkeys++] = argv[++i];
+		} else if (strcmp(a, "--algorithm") == 0 && has)
+			algname = argv[++i];
+		else if (strcmp(a, "--identity") == 0 && has)
+			o.identity = argv[++i];
+		else if ((strcmp(a, "--canonicalization") == 0 ||
+		    strcmp(a, "-c") == 0) && has) {
+			const char *c = argv[++i], *slash = strchr(c, '/');
+
+			if (canon_mode_parse(&o.hcanon, c, slash ?
+			    (size_t)(slash - c) : strlen(c)) < 0 ||
+			    canon_mode_parse(&o.bcanon, slash ? slash + 1 : "simple",
+			    slash ? strlen(slash + 1) : 6) < 0) {
+				rc = usage_error("--canonicalization wants "
+				    "simple|relaxed[/simple|relaxed]: %s", c);
+				goto out;
+			}
+		} else if (strcmp(a, "--expire") == 0 && has) {
+			if (!parse_ll(argv[++i], &expire) || expire == 0) {
+				rc = usage_error("--expire wants seconds: %s",
+				    argv[i]);
+				goto out;
+			}
+		} else if (strcmp(a, "--now") == 0 && has) {
+			if (!parse_ll(argv[++i], &now)) {
+				rc = usage_error("--now: not a time: %s",
+				    argv[i]);
+				goto out;
+			}
+		} else if (strcmp(a, "--no-timestamp") == 0)
+			stamp = false;
+		else if (a[0] == '-' && a[1] != '\0') {
+			rc = usage_error("sign: unknown option or missing "
+			    "value: %s", a);
+			goto out;
+		} else if (file == NULL)
+			file = a;
+		else {
+			rc = usage_error("sign: one message at a time: %s", a);
+			goto out;
+		}
+	}
+	if (o.domain == NULL || nsels == 0 || nkeys == 0) {
+		rc = usage_error("%s", "sign needs --domain, --selector and "
+		    "--key");
+		goto out;
+	}
+	if (nsels != 1 && nsels != nkeys) {
+		rc = usage_error("%s", "give one --selector, or one per --key");
+		goto out;
+	}
+	for (k = 0; k < nkeys; k++) {
+		buf_reset(&kb);
+		if (read_all(&kb, keyfiles[k], &err) < 0) {
+			rc = usage_error("%s", err);
+			goto out;
+		}
+		if (dkim_key_load(&keys[k], kb.p ? kb.p : "", kb.len, &err) <
+		    0) {
+			fprintf(stderr, "smtpsctl dkim: %s: %s\n", keyfiles[k],
+			    err ? err : "unusable key");
+			goto out;
+		}
+		if (algname && dkim_alg_parse(algname, strlen(algname)) !=
+		    dkim_key_alg(keys[k])) {
+			fprintf(stderr, "smtpsctl dkim: %s: key is for %s, "
+			    "not --algorithm %s\n", keyfiles[k],
+			    dkim_alg_str(dkim_key_alg(keys[k])), algname);
+			goto out;
+		}
+	}
+	if (algname) {
+		enum dkim_alg a = dkim_alg_parse(algname, strlen(algname));
+
+		if (a != DKIM_ALG_RSA_SHA256 && a != DKIM_ALG_ED25519_SHA256) {
+			rc = usage_error("--algorithm wants rsa-sha256 or "
+			    "ed25519-sha256: %s", algname);
+			goto out;
+		}
+	}
+	if (read_all(&in, file, &err) < 0 ||
+	    msg_lf_to_crlf(&msg, in.p ? in.p : "", in.len) < 0) {
+		rc = usage_error("%s", err ? err : "message too large");
+		goto out;
+	}
+	o.timestamp = stamp ? now : -1;
+	o.expiration = expire > 0 ? now + expire : -1;
+	for (k = 0; k < nkeys; k++) {
+		int r;
+
+		o.selector = sels[nsels == 1 ? 0 : k];
+		if ((r = dkim_sign(&sigs, keys[k], &o, msg.p ? msg.p : "",
+		    msg.len)) < 0) {
+			fprintf(stderr, "smtpsctl dkim: cannot sign: %s\n",
+			    r == E_SYNTAX ? "the message has no From field or "
+			    "its header section cannot be parsed" :
+			    "bad domain, selector or identity");
+			goto out;
+		}
+	}
+	/* Write the fields in the input's own line-end style. */
+	lf_only = in.len > 0 && memmem(in.p, in.len, "\r\n", 2) == NULL;
+	if (lf_only) {
+		size_t j;
+
+		for (j = 0; j < sigs.len; j++)
+			if (sigs.p[j] != '\r')
+				putchar(sigs.p[j]);
+	} else
+		fwrite(sigs.p, 1, sigs.len, stdout);
+	if (in.len)
+		fwrite(in.p, 1, in.len, stdout);
+	rc = fflush(stdout) == 0 ? 0 : 1;
+out:
+	for (k = 0; k < CMD_DKIM_MAX_KEYS; k++)
+		dkim_key_free(keys[k]);
+	buf_fini(&in);
+	buf_fini(&msg);
+	buf_fini(&sigs);
+	buf_fini(&kb);
+	free(err);
+	return rc;
+}
+
+/* ---- keygen ---- */
+
+/* print_txt_strings - the record value as quoted <=255-octet strings */
+static void
+print_txt_strings(const char *rec)
+{
+	size_t n = strlen(rec), i;
+
+	for (i = 0; i < n; i += TXT_STRING_MAX)
+		printf("%s\"%.*s\"", i ? " " : "", (int)(n - i <
+		    TXT_STRING_MAX ? n - i : TXT_STRING_MAX), rec + i);
+}
+
+/* cmd_keygen - smtpsctl dkim keygen */
+static int
+cmd_keygen(int argc, char **argv)
+{
+	const char *domain = NULL, *sel = NULL, *out = NULL;
+	enum dkim_alg alg = DKIM_ALG_RSA_SHA256;
+	struct dkim_key *key = NULL;
+	struct buf pem, rec;
+	long long bits = 2048;
+	char *path = NULL;
+	bool json = false;
+	int i, fd = -1, rc = 1;
+
+	buf_init(&pem, 1u << 20);
+	buf_init(&rec, 1u << 20);
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		bool has = i + 1 < argc;
+
+		if (strcmp(a, "--domain") == 0 && has)
+			domain = argv[++i];
+		else if (strcmp(a, "--selector") == 0 && has)
+			sel = argv[++i];
+		else if (strcmp(a, "--out") == 0 && has)
+			out = argv[++i];
+		else if (strcmp(a, "--json") == 0)
+			json = true;
+		else if (strcmp(a, "--algorithm") == 0 && has) {
+			alg = dkim_alg_parse(argv[i + 1], strlen(argv[i + 1]));
+			i++;
+			if (alg != DKIM_ALG_RSA_SHA256 &&
+			    alg != DKIM_ALG_ED25519_SHA256) {
+				rc = usage_error("--algorithm wants rsa-sha256 "
+				    "or ed25519-sha256: %s", argv[i]);
+				goto done;
+			}
+		} else if (strcmp(a, "--bits") == 0 && has) {
+			if (!parse_ll(argv[++i], &bits) || bits < 1024 ||
+			    bits > 4096) {
+				rc = usage_error("--bits wants 1024 to 4096 "
+				    "(RFC 8301): %s", argv[i]);
+				goto done;
+			}
+		} else {
+			rc = usage_error("keygen: unknown option or missing "
+			    "value: %s", a);
+			goto done;
+		}
+	}
+	if (domain == NULL || sel == NULL || strpbrk(domain, " \t\r\n;/") ||
+	    strpbrk(sel, " \t\r\n;/") || *domain == '\0' || *sel == '\0') {
+		rc = usage_error("%s", "keygen needs --domain and --selector "
+		    "(no spaces, ';' or '/')");
+		goto done;
+	}
+	path = out ? xstrdup(out) : xasprintf("%s.%s.key", sel, domain);
+	if (dkim_key_generate(&key, alg, (unsigned)bits) < 0 ||
+	    dkim_key_pem(key, &pem) < 0 || dkim_key_record(key, &rec) < 0) {
+		fprintf(stderr, "smtpsctl dkim: key generation failed\n");
+		goto done;
+	}
+	/* The private key is created 0600 and never replaces a file. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "smtpsctl dkim: %s: %s\n", path,
+		    strerror(errno));
+		goto done;
+	}
+	if (fchmod(fd, 0600) < 0 || write(fd, pem.p, pem.len) !=
+	    (ssize_t)pem.len || fsync(fd) < 0) {
+		fprintf(stderr, "smtpsctl dkim: %s: %s\n", path,
+		    strerror(errno));
+		close(fd);
+		unlink(path);
+		goto done;
+	}
+	close(fd);
+	if (json) {
+		printf("{\"key_file\":");
+		json_str(stdout, path);
+		printf(",\"algorithm\":\"%s\",\"bits\":%u,\"name\":\"%s."
+		    "_domainkey.%s\",\"value\":", dkim_alg_str(alg),
+		    dkim_key_bits(key), sel, domain);
+		json_str(stdout, buf_cstr(&rec));
+		printf("}\n");
+	} else {
+		printf("; private key written to %s (mode 0600)\n", path);
+		printf("%s._domainkey.%s. IN TXT ( ", sel, domain);
+		print_txt_strings(buf_cstr(&rec));
+		printf(" )\n");
+	}
+	rc = 0;
+done:
+	dkim_key_free(key);
+	buf_fini(&pem);
+	buf_fini(&rec);
+	free(path);
+	return rc;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(int, char **);
+} subcommands[] = {
+	{ "verify", cmd_verify },
+	{ "sign", cmd_sign },
+	{ "keygen", cmd_keygen },
+};
+
+/* cmd_dkim - smtpsctl dkim SUBCOMMAND ... */
 int
 cmd_dkim(int argc, char **argv)
 {
-	fprintf(stderr, "smtpsctl dkim: not built yet\n");
-	return 3;
+	size_t i;
+
+	if (argc >= 2)
+		for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]);
+		    i++)
+			if (strcmp(argv[1], subcommands[i].name) == 0)
+				return subcommands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "usage: smtpsctl dkim verify [--resolver "
+	    "ADDRESS[@PORT]] [--json] [FILE]\n"
+	    "       smtpsctl dkim sign --domain D --selector S --key FILE "
+	    "[--algorithm A] [--canonicalization relaxed/relaxed] [FILE]\n"
+	    "       smtpsctl dkim keygen --domain D --selector S "
+	    "[--algorithm rsa-sha256|ed25519-sha256] [--bits 2048] "
+	    "[--out FILE]\n");
+	return 1;
 }

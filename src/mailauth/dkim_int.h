@@ -1,0 +1,47 @@
+/*
+ * mailauth/dkim_int.h - what the DKIM files share among themselves (not a
+ * contract for other modules): the OpenSSL side of keys and signatures.
+ */
+#ifndef MAILAUTH_DKIM_INT_H
+#define MAILAUTH_DKIM_INT_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+#include "mailauth/dkim.h"
+
+#define DKIM_HASH_LEN 32	/* SHA-256 */
+
+/* The header-hash input of one signature may not exceed this (the header
+   section is already capped by the receiver; this bounds the CLI too). */
+#define DKIM_MAX_HEADER_HASH_INPUT (4u << 20)
+
+/*
+ * dkim_pubkey - turn a key record's p= into an OpenSSL key of the type
+ * k= names: SubjectPublicKeyInfo (or a bare RSAPublicKey) for RSA, 32 raw
+ * bytes for Ed25519.  DKIM_R_KEY_INVALID when it is not one.
+ */
+enum dkim_reason dkim_pubkey(const struct dkim_keyrec *k, EVP_PKEY **out,
+    unsigned *bits);
+/* dkim_crypto_verify - 1 valid, 0 not valid, <0 library failure */
+int dkim_crypto_verify(EVP_PKEY *pk, enum dkim_alg alg,
+    const unsigned char *digest, const unsigned char *sig, size_t siglen);
+/* dkim_key_pkey - the OpenSSL key inside a dkim_key */
+EVP_PKEY *dkim_key_pkey(const struct dkim_key *k);
+/* dkim_crypto_sign - sign a SHA-256 digest; the signature to *sig (heap) */
+int dkim_crypto_sign(EVP_PKEY *pk, enum dkim_alg alg,
+    const unsigned char *digest, unsigned char **sig, size_t *siglen);
+
+/*
+ * dkim_header_hash - the SHA-256 of the header-hash input of RFC 6376
+ * 3.7: the fields h= names, each instance chosen from the bottom up, in
+ * canonical form, then sigfield (the DKIM-Signature field with b= empty)
+ * without its final CRLF.
+ */
+struct msg_header;
+int dkim_header_hash(const struct msg_header *h, enum canon_mode m,
+    char *const *names, size_t nnames, const char *sigfield, size_t siglen,
+    unsigned char *digest);
+
+#endif

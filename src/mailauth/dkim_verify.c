@@ -1,0 +1,533 @@
+/*
+ * mailauth/dkim_verify.c - the DKIM verifier machine (RFC 6376 6).
+ *
+ * The message is read once: every signature is parsed, its header hash
+ * computed and its body hashed while the message is at hand; what is left
+ * for the key is one public-key operation on a stored digest.  The caller
+ * looks the keys up and hands the answers back in any order.
+ */
+#include "mailauth/dkim_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "msg/canon.h"
+#include "msg/header.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/xmalloc.h"
+
+#define DKIM_DEFAULT_MAX_SIGS 16
+#define DKIM_DEFAULT_MIN_RSA_BITS 1024	/* RFC 8301 3.2 */
+#define DKIM_DEFAULT_SKEW 300
+
+/* What each reason makes of the signature (RFC 8601 2.7.1). */
+static const enum dkim_result reason_result[DKIM_R_COUNT] = {
+	[DKIM_R_OK] = DKIM_RESULT_PASS,
+	[DKIM_R_SIG_SYNTAX] = DKIM_RESULT_PERMERROR,
+	[DKIM_R_SIG_VERSION] = DKIM_RESULT_PERMERROR,
+	[DKIM_R_SIG_MISSING_TAG] = DKIM_RESULT_PERMERROR,
+	[DKIM_R_SIG_BAD_TAG] = DKIM_RESULT_PERMERROR,
+	[DKIM_R_ALGORITHM] = DKIM_RESULT_NEUTRAL,
+	[DKIM_R_ALGORITHM_SHA1] = DKIM_RESULT_FAIL,
+	[DKIM_R_CANON] = DKIM_RESULT_NEUTRAL,
+	[DKIM_R_QUERY_METHOD] = DKIM_RESULT_NEUTRAL,
+	[DKIM_R_FROM_UNSIGNED] = DKIM_RESULT_PERMERROR,
+	[DKIM_R_DOMAIN_MISMATCH] = DKIM_RESULT_PERMERROR,
+	[DKIM_R_EXPIRED] = DKIM_RESULT_FAIL,
+	[DKIM_R_FUTURE] = DKIM_RESULT_FAIL,
+	[DKIM_R_X_BEFORE_T] = DKIM_RESULT_PERMERROR,
+	[DKIM_R_BODY_TOO_SHORT] = DKIM_RESULT_FAIL,
+	[DKIM_R_TOO_MANY] = DKIM_RESULT_NEUTRAL,
+	[DKIM_R_KEY_UNAVAILABLE] = DKIM_RESULT_TEMPERROR,
+	[DKIM_R_KEY_MISSING] = DKIM_RESULT_PERMERROR,
+	[DKIM_R_KEY_SYNTAX] = DKIM_RESULT_PERMERROR,
+	[DKIM_R_KEY_VERSION] = DKIM_RESULT_PERMERROR,
+	[DKIM_R_KEY_REVOKED] = DKIM_RESULT_FAIL,
+	[DKIM_R_KEY_TYPE] = DKIM_RESULT_PERMERROR,
+	[DKIM_R_KEY_HASH] = DKIM_RESULT_PERMERROR,
+	[DKIM_R_KEY_SERVICE] = DKIM_RESULT_PERMERROR,
+	[DKIM_R_KEY_STRICT] = DKIM_RESULT_PERMERROR,
+	[DKIM_R_KEY_INVALID] = DKIM_RESULT_PERMERROR,
+	[DKIM_R_KEY_TOO_SMALL] = DKIM_RESULT_FAIL,
+	[DKIM_R_BODY_HASH] = DKIM_RESULT_FAIL,
+	[DKIM_R_SIGNATURE] = DKIM_RESULT_FAIL,
+	[DKIM_R_INTERNAL] = DKIM_RESULT_TEMPERROR,
+};
+
+struct sigstate {
+	struct dkim_sig sig;
+	struct dkim_sig_result res;
+	bool decided;
+	size_t query;
+	unsigned char hdigest[DKIM_HASH_LEN];
+	/* body hashing */
+	EVP_MD_CTX *bctx;
+	struct canon_body cb;
+	unsigned long long blen;	/* canonical body bytes seen */
+};
+
+struct dkim_verify {
+	struct dkim_verify_opts o;
+	struct sigstate *sigs;
+	size_t nsigs;
+	char **queries;
+	bool *answered;
+	size_t nq;
+};
+
+/* decide - give a signature its final verdict */
+static void
+decide(struct sigstate *s, enum dkim_reason why)
+{
+	s->decided = true;
+	s->res.reason = why;
+	s->res.result = reason_result[why];
+	s->res.dmarc_usable = s->res.result == DKIM_RESULT_PASS &&
+	    !s->res.body_partial;
+}
+
+/* dkim_verify_new - a verifier for one message */
+struct dkim_verify *
+dkim_verify_new(const struct dkim_verify_opts *opts)
+{
+	struct dkim_verify *v = xcalloc(1, sizeof(*v));
+
+	if (opts)
+		v->o = *opts;
+	if (v->o.min_rsa_bits == 0)
+		v->o.min_rsa_bits = DKIM_DEFAULT_MIN_RSA_BITS;
+	if (v->o.max_signatures == 0)
+		v->o.max_signatures = DKIM_DEFAULT_MAX_SIGS;
+	if (v->o.clock_skew == 0)
+		v->o.clock_skew = DKIM_DEFAULT_SKEW;
+	return v;
+}
+
+/* dkim_verify_free - release the verifier */
+void
+dkim_verify_free(struct dkim_verify *v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < v->nsigs; i++) {
+		dkim_sig_fini(&v->sigs[i].sig);
+		EVP_MD_CTX_free(v->sigs[i].bctx);
+	}
+	free(v->sigs);
+	for (i = 0; i < v->nq; i++)
+		free(v->queries[i]);
+	free(v->queries);
+	free(v->answered);
+	free(v);
+}
+
+/* dkim_header_hash - SHA-256 of the RFC 6376 3.7 header-hash input */
+int
+dkim_header_hash(const struct msg_header *h, enum canon_mode m,
+    char *const *names, size_t nnames, const char *sigfield, size_t siglen,
+    unsigned char *digest)
+{
+	const struct msg_field *f;
+	struct buf b;
+	size_t i, j, *next = NULL;
+	unsigned int dlen;
+	int r;
+
+	buf_init(&b, DKIM_MAX_HEADER_HASH_INPUT);
+	/* next[j]: instances of names[j] below this index are used up; a
+	   name's occurrences in h= share one cursor (RFC 6376 5.4.2). */
+	next = xcalloc(nnames ? nnames : 1, sizeof(*next));
+	for (i = 0; i < nnames; i++) {
+		size_t before = h->nfields, nl = strlen(names[i]);
+
+		for (j = 0; j < i; j++)
+			if (strcasecmp(names[j], names[i]) == 0)
+				before = next[j];
+		f = msg_header_find_last(h, names[i], nl, before);
+		next[i] = f ? f->pos : 0;
+		if (f == NULL)
+			continue;	/* a missing instance adds nothing */
+		if ((r = canon_header(&b, m, f->raw, f->raw_len, true)) < 0)
+			goto out;
+	}
+	if ((r = canon_header(&b, m, sigfield, siglen, false)) < 0)
+		goto out;
+	r = EVP_Digest(b.p ? b.p : "", b.len, digest, &dlen, EVP_sha256(),
+	    NULL) == 1 ? 0 : E_INVAL;
+out:
+	free(next);
+	buf_fini(&b);
+	return r;
+}
+
+/*
+ * sigfield_without_b - the raw DKIM-Signature field with the b= value
+ * removed: from just after "b=" to the value's last character, so the
+ * folding whitespace before the value goes and the text after it stays.
+ */
+static void
+sigfield_without_b(struct buf *out, const struct msg_field *f)
+{
+	struct dkim_tag tags[DKIM_MAX_TAGS];
+	size_t nt, i;
+	const char *cut = NULL, *end = NULL;
+
+	if (dkim_tags_parse(tags, DKIM_MAX_TAGS, &nt, f->value,
+	    f->value_len) == 0) {
+		for (i = 0; i < nt; i++)
+			if (tags[i].name_len == 1 && tags[i].name[0] == 'b') {
+				cut = tags[i].value;
+				while (cut > f->value && cut[-1] != '=')
+					cut--;
+				end = tags[i].value + tags[i].value_len;
+			}
+	}
+	if (cut == NULL) {
+		buf_append(out, f->raw, f->raw_len);
+		return;
+	}
+	buf_append(out, f->raw, (size_t)(cut - f->raw));
+	buf_append(out, end, (size_t)(f->raw + f->raw_len - end));
+}
+
+/* body_emit - canonical body bytes into one signature's hash */
+static void
+body_emit(void *arg, const void *p, size_t n)
+{
+	struct sigstate *s = arg;
+	unsigned long long take = n;
+
+	if (s->sig.length >= 0) {
+		unsigned long long lim = (unsigned long long)s->sig.length;
+
+		take = s->blen >= lim ? 0 : lim - s->blen;
+		if (take > n)
+			take = n;
+	}
+	if (take)
+		EVP_DigestUpdate(s->bctx, p, (size_t)take);
+	s->blen += n;
+}
+
+/* check_time - t= and x= against the caller's clock */
+static bool
+check_time(struct dkim_verify *v, struct sigstate *s)
+{
+	if (s->sig.expiration >= 0 && s->sig.expiration < v->o.now) {
+		decide(s, DKIM_R_EXPIRED);
+		return false;
+	}
+	if (s->sig.timestamp >= 0 &&
+	    s->sig.timestamp > v->o.now + v->o.clock_skew) {
+		decide(s, DKIM_R_FUTURE);
+		return false;
+	}
+	return true;
+}
+
+/* add_query - the index of the query for this key name, added if new */
+static size_t
+add_query(struct dkim_verify *v, const char *sel, const char *dom)
+{
+	char *name = xasprintf("%s._domainkey.%s", sel, dom);
+	size_t i;
+
+	for (i = 0; i < v->nq; i++)
+		if (strcasecmp(v->queries[i], name) == 0) {
+			free(name);
+			return i;
+		}
+	v->queries = xrealloc(v->queries, (v->nq + 1) * sizeof(char *));
+	v->answered = xrealloc(v->answered, (v->nq + 1) * sizeof(bool));
+	v->queries[v->nq] = name;
+	v->answered[v->nq] = false;
+	return v->nq++;
+}
+
+/* fill_result - copy what the parse found into the public result */
+static void
+fill_result(struct sigstate *s)
+{
+	s->res.domain = s->sig.domain;
+	s->res.selector = s->sig.selector;
+	s->res.identity = s->sig.identity;
+	s->res.alg = s->sig.alg;
+	s->res.length = s->sig.length;
+	if (s->sig.b_text && strlen(s->sig.b_text) > 8)
+		s->sig.b_text[8] = '\0';
+	s->res.b_prefix = s->sig.b_text;
+}
+
+/* dkim_verify_message - parse, check and hash everything but the keys */
+int
+dkim_verify_message(struct dkim_verify *v, const char *msg, size_t n)
+{
+	struct msg_header h;
+	const struct msg_field *f;
+	struct sigstate *s;
+	enum dkim_reason why;
+	struct buf sb;
+	size_t i, count;
+	int r;
+
+	if ((r = msg_header_parse(&h, msg, n, 0)) < 0)
+		return E_SYNTAX;
+	count = msg_header_count(&h, "DKIM-Signature", 14);
+	v->sigs = xcalloc(count ? count : 1, sizeof(*v->sigs));
+	buf_init(&sb, DKIM_MAX_HEADER_HASH_INPUT);
+	for (i = 0, f = NULL; i < count; i++) {
+		f = msg_header_find(&h, "DKIM-Signature", 14,
+		    f ? f->pos + 1 : 0);
+		s = &v->sigs[v->nsigs++];
+		if (dkim_sig_parse(&s->sig, f->value, f->value_len, &why) < 0) {
+			fill_result(s);
+			decide(s, why);
+			continue;
+		}
+		fill_result(s);
+		if (v->nsigs > v->o.max_signatures) {
+			decide(s, DKIM_R_TOO_MANY);
+			continue;
+		}
+		if (!check_time(v, s))
+			continue;
+		buf_reset(&sb);
+		sigfield_without_b(&sb, f);
+		if (dkim_header_hash(&h, s->sig.hcanon, s->sig.headers,
+		    s->sig.nheaders, sb.p ? sb.p : "", sb.len, s->hdigest) < 0) {
+			decide(s, DKIM_R_INTERNAL);
+			continue;
+		}
+		if ((s->bctx = EVP_MD_CTX_new()) == NULL ||
+		    EVP_DigestInit_ex(s->bctx, EVP_sha256(), NULL) != 1) {
+			decide(s, DKIM_R_INTERNAL);
+			continue;
+		}
+		canon_body_init(&s->cb, s->sig.bcanon, body_emit, s);
+	}
+	buf_fini(&sb);
+
+	/* Hash the body for every signature still open. */
+	for (i = 0; i < v->nsigs; i++) {
+		unsigned char bh[DKIM_HASH_LEN];
+		unsigned int bl;
+
+		s = &v->sigs[i];
+		if (s->decided)
+			continue;
+		if (h.body)
+			canon_body_feed(&s->cb, h.body, h.body_len);
+		canon_body_finish(&s->cb);
+		if (EVP_DigestFinal_ex(s->bctx, bh, &bl) != 1) {
+			decide(s, DKIM_R_INTERNAL);
+			continue;
+		}
+		if (s->sig.length >= 0) {
+			if (s->blen < (unsigned long long)s->sig.length) {
+				decide(s, DKIM_R_BODY_TOO_SHORT);
+				continue;
+			}
+			s->res.body_partial =
+			    s->blen > (unsigned long long)s->sig.length;
+		}
+		if (s->sig.bh_len != bl || memcmp(s->sig.bh, bh, bl) != 0) {
+			decide(s, DKIM_R_BODY_HASH);
+			continue;
+		}
+		s->query = add_query(v, s->sig.selector, s->sig.domain);
+	}
+	msg_header_fini(&h);
+	return 0;
+}
+
+/* dkim_verify_nqueries - distinct key names to look up */
+size_t
+dkim_verify_nqueries(const struct dkim_verify *v)
+{
+	return v->nq;
+}
+
+/* dkim_verify_query - the i-th key name (TXT) */
+const char *
+dkim_verify_query(const struct dkim_verify *v, size_t i)
+{
+	return i < v->nq ? v->queries[i] : NULL;
+}
+
+/* check_key - apply one key record to one signature */
+static enum dkim_reason
+check_key(struct dkim_verify *v, struct sigstate *s,
+    const struct dkim_keyrec *k)
+{
+	EVP_PKEY *pk = NULL;
+	enum dkim_reason why;
+	enum dkim_alg want;
+	const char *idom;
+	unsigned bits;
+	int r;
+
+	if (k->revoked)
+		return DKIM_R_KEY_REVOKED;
+	want = s->sig.alg == DKIM_ALG_ED25519_SHA256 ?
+	    DKIM_ALG_ED25519_SHA256 : DKIM_ALG_RSA_SHA256;
+	if (k->key_type != want)
+		return DKIM_R_KEY_TYPE;
+	if (!k->sha256_ok)
+		return DKIM_R_KEY_HASH;
+	if (!k->email_ok)
+		return DKIM_R_KEY_SERVICE;
+	s->res.testing = k->testing;
+	/* RFC 6376 3.6.1 t=s: the i= domain must be d= itself. */
+	idom = strchr(s->sig.identity, '@');
+	if (k->strict && idom && strcasecmp(idom + 1, s->sig.domain) != 0)
+		return DKIM_R_KEY_STRICT;
+	if ((why = dkim_pubkey(k, &pk, &bits)) != DKIM_R_OK)
+		return why;
+	s->res.key_bits = bits;
+	if (want == DKIM_ALG_RSA_SHA256 && bits < v->o.min_rsa_bits) {
+		EVP_PKEY_free(pk);
+		return DKIM_R_KEY_TOO_SMALL;
+	}
+	r = dkim_crypto_verify(pk, s->sig.alg, s->hdigest, s->sig.b,
+	    s->sig.b_len);
+	EVP_PKEY_free(pk);
+	if (r < 0)
+		return DKIM_R_SIGNATURE;
+	return r == 1 ? DKIM_R_OK : DKIM_R_SIGNATURE;
+}
+
+/* dkim_verify_key_answer - the answer to query i */
+int
+dkim_verify_key_answer(struct dkim_verify *v, size_t qi,
+    enum dkim_key_status st, const char *const *txts, const size_t *lens,
+    size_t n)
+{
+	struct dkim_keyrec k;
+	enum dkim_reason why = DKIM_R_KEY_MISSING, first = DKIM_R_OK;
+	bool have = false;
+	size_t i;
+
+	if (qi >= v->nq || v->answered[qi])
+		return E_INVAL;
+	v->answered[qi] = true;
+	memset(&k, 0, sizeof(k));
+	if (st == DKIM_KEY_TEMPFAIL)
+		why = DKIM_R_KEY_UNAVAILABLE;
+	else if (st == DKIM_KEY_FOUND) {
+		for (i = 0; i < n && !have; i++) {
+			if (dkim_keyrec_parse(&k, txts[i], lens[i], &why) == 0)
+				have = true;
+			else {
+				dkim_keyrec_fini(&k);
+				if (first == DKIM_R_OK)
+					first = why;
+			}
+		}
+		if (!have)
+			why = n ? first : DKIM_R_KEY_MISSING;
+	}
+	for (i = 0; i < v->nsigs; i++) {
+		struct sigstate *s = &v->sigs[i];
+
+		if (s->decided || s->query != qi)
+			continue;
+		decide(s, have ? check_key(v, s, &k) : why);
+	}
+	dkim_keyrec_fini(&k);
+	return 0;
+}
+
+/* dkim_verify_done - every query answered */
+bool
+dkim_verify_done(const struct dkim_verify *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->nq; i++)
+		if (!v->answered[i])
+			return false;
+	return true;
+}
+
+/* dkim_verify_nsigs - how many DKIM-Signature fields were found */
+size_t
+dkim_verify_nsigs(const struct dkim_verify *v)
+{
+	return v->nsigs;
+}
+
+/* dkim_verify_sig - the verdict of signature i (top to bottom) */
+const struct dkim_sig_result *
+dkim_verify_sig(const struct dkim_verify *v, size_t i)
+{
+	return i < v->nsigs ? &v->sigs[i].res : NULL;
+}
+
+/* is_token_char - may appear unquoted in an A-R property value */
+static bool
+is_token_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || strchr(".-_@+/=!#$%&'*^`{|}~", c);
+}
+
+/* put_value - a property value, quoted when it is not a plain token */
+static int
+put_value(struct buf *out, const char *s)
+{
+	size_t i, n = strlen(s);
+	bool plain = n > 0;
+	int r;
+
+	for (i = 0; i < n; i++)
+		if (!is_token_char(s[i]))
+			plain = false;
+	if (plain)
+		return buf_append(out, s, n);
+	if ((r = buf_append(out, "\"", 1)) < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			continue;
+		if ((c == '"' || c == '\\') &&
+		    (r = buf_append(out, "\\", 1)) < 0)
+			return r;
+		if ((r = buf_append(out, s + i, 1)) < 0)
+			return r;
+	}
+	return buf_append(out, "\"", 1);
+}
+
+/* dkim_verify_format - append the resinfo text for one result */
+int
+dkim_verify_format(struct buf *out, const struct dkim_sig_result *res)
+{
+	int r;
+
+	if ((r = buf_printf(out, "dkim=%s", dkim_result_str(res->result))) <
+	    0)
+		return r;
+	if (res->result != DKIM_RESULT_PASS && res->reason != DKIM_R_OK &&
+	    (r = buf_printf(out, " (%s)", dkim_reason_str(res->reason))) < 0)
+		return r;
+	if (res->result == DKIM_RESULT_PASS && res->body_partial &&
+	    (r = buf_append_str(out, " (l= leaves part of the body "
+	    "unsigned)")) < 0)
+		return r;
+	if (res->domain && ((r = buf_append_str(out, " header.d=")) < 0 ||
+	    (r = put_value(out, res->domain)) < 0))
+		return r;
+	if (res->selector && ((r = buf_append_str(out, " header.s=")) < 0 ||
+	    (r = put_value(out, res->selector)) < 0))
+		return r;
+	if (res->alg != DKIM_ALG_UNKNOWN &&
+	    (r = buf_printf(out, " header.a=%s", dkim_alg_str(res->alg))) < 0)
+		return r;
+	return 0;
+}

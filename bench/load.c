@@ -953,6 +953,7 @@ thread_main(void *arg)
 struct proc_sample {
 	double cpu_s;		/* utime+stime+cutime+cstime, whole tree */
 	uint64_t rss_kib;	/* summed RSS over the tree */
+	uint64_t pss_kib;	/* summed PSS, when asked for */
 	int nproc;
 };
 
@@ -999,25 +1000,49 @@ read_stat(int pid, int *ppid, unsigned long long *ticks, long *rss)
 static pthread_mutex_t sample_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static bool sample_locked(int root, struct proc_sample *out, long pagekib,
-    long hz);
+    long hz, bool want_pss);
 
-/* proc_sample_tree - CPU and RSS summed over root and its descendants */
+/* read_pss - pid's proportional set size in KiB from smaps_rollup, or 0 */
+static uint64_t
+read_pss(int pid)
+{
+	char path[64], line[256];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Pss: %llu kB", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/*
+ * proc_sample_tree - CPU and RSS summed over root and its descendants;
+ * PSS too when want_pss (it costs a page-table walk per process, so the
+ * 100 ms RSS sampler does not ask for it)
+ */
 static bool
-proc_sample_tree(int root, struct proc_sample *out)
+proc_sample_tree(int root, struct proc_sample *out, bool want_pss)
 {
 	long pagekib = sysconf(_SC_PAGESIZE) / 1024;
 	long hz = sysconf(_SC_CLK_TCK);
 	bool ok;
 
 	pthread_mutex_lock(&sample_mu);
-	ok = sample_locked(root, out, pagekib, hz);
+	ok = sample_locked(root, out, pagekib, hz, want_pss);
 	pthread_mutex_unlock(&sample_mu);
 	return ok;
 }
 
 /* sample_locked - proc_sample_tree under sample_mu (static arrays) */
 static bool
-sample_locked(int root, struct proc_sample *out, long pagekib, long hz)
+sample_locked(int root, struct proc_sample *out, long pagekib, long hz,
+    bool want_pss)
 {
 	static int *pids, *ppids;
 	static unsigned long long *ticks;
@@ -1080,6 +1105,8 @@ sample_locked(int root, struct proc_sample *out, long pagekib, long hz)
 			continue;
 		out->cpu_s += (double)ticks[i] / (double)hz;
 		out->rss_kib += (uint64_t)rss[i] * (uint64_t)pagekib;
+		if (want_pss)
+			out->pss_kib += read_pss(pids[i]);
 		out->nproc++;
 	}
 	return true;
@@ -1093,7 +1120,7 @@ monitor_main(void *arg)
 	struct proc_sample ps;
 
 	while (!atomic_load(&m->stop)) {
-		if (proc_sample_tree(opt.server_pid, &ps)) {
+		if (proc_sample_tree(opt.server_pid, &ps, false)) {
 			pthread_mutex_lock(&m->mu);
 			if (ps.rss_kib > m->peak_rss_kib) {
 				m->peak_rss_kib = ps.rss_kib;
@@ -1434,7 +1461,7 @@ main(int argc, char **argv)
 	memset(&mon, 0, sizeof(mon));
 	pthread_mutex_init(&mon.mu, NULL);
 	if (opt.server_pid > 0) {
-		have_before = proc_sample_tree(opt.server_pid, &before);
+		have_before = proc_sample_tree(opt.server_pid, &before, true);
 		if (!have_before)
 			die("--server-pid: no such process");
 		mon.peak_rss_kib = before.rss_kib;
@@ -1466,7 +1493,8 @@ main(int argc, char **argv)
 		/* Let the server settle before reading its memory. */
 		usleep(1000 * 1000);
 		if (opt.server_pid > 0)
-			have_held = proc_sample_tree(opt.server_pid, &held);
+			have_held = proc_sample_tree(opt.server_pid, &held,
+			    true);
 		write_ready(setup_s, &held, have_held);
 		t_ready_end = now() + opt.hold;
 		if (t_ready_end > t_deadline)
@@ -1474,7 +1502,8 @@ main(int argc, char **argv)
 		while (now() < t_ready_end && !atomic_load(&stop_flag))
 			usleep(50 * 1000);
 		if (opt.server_pid > 0 && !have_held)
-			have_held = proc_sample_tree(opt.server_pid, &held);
+			have_held = proc_sample_tree(opt.server_pid, &held,
+			    true);
 		atomic_store(&stop_flag, true);
 	}
 	for (k = 0; k < opt.threads; k++)
@@ -1528,7 +1557,7 @@ main(int argc, char **argv)
 	if (opt.server_pid > 0) {
 		atomic_store(&mon.stop, true);
 		pthread_join(mon.tid, NULL);
-		have_after = proc_sample_tree(opt.server_pid, &after);
+		have_after = proc_sample_tree(opt.server_pid, &after, true);
 		if (have_after && after.rss_kib > mon.peak_rss_kib)
 			mon.peak_rss_kib = after.rss_kib;
 	}
@@ -1556,6 +1585,8 @@ main(int argc, char **argv)
 			    "\"server_rss_held_kib\":%llu,"
 			    "\"server_rss_before_kib\":%llu,"
 			    "\"server_rss_peak_kib\":%llu,"
+			    "\"server_pss_held_kib\":%llu,"
+			    "\"server_pss_before_kib\":%llu,"
 			    "\"server_procs\":%d,\"errors\":%llu",
 			    opt.idle, opt.starttls ? "true" : "false",
 			    atomic_load(&established),
@@ -1564,6 +1595,9 @@ main(int argc, char **argv)
 			    have_before ?
 			    (unsigned long long)before.rss_kib : 0ULL,
 			    (unsigned long long)mon.peak_rss_kib,
+			    have_held ? (unsigned long long)held.pss_kib : 0ULL,
+			    have_before ?
+			    (unsigned long long)before.pss_kib : 0ULL,
 			    have_held ? held.nproc : 0,
 			    (unsigned long long)nerr);
 		} else {
@@ -1596,10 +1630,12 @@ main(int argc, char **argv)
 				    "\"server_cpu_ms_per_msg\":%.3f,"
 				    "\"server_rss_before_kib\":%llu,"
 				    "\"server_rss_peak_kib\":%llu,"
+				    "\"server_pss_after_kib\":%llu,"
 				    "\"server_procs_peak\":%d",
 				    cpu, cpu_per,
 				    (unsigned long long)before.rss_kib,
 				    (unsigned long long)mon.peak_rss_kib,
+				    (unsigned long long)after.pss_kib,
 				    mon.peak_nproc);
 		}
 		printf(",\"error_kinds\":{");

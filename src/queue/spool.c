@@ -460,23 +460,24 @@ out:
 	return r;
 }
 
-/* spool_write - write envelope + message parts into tmp/ (no fsync) */
-int
-spool_write(struct spool *sp, const struct spool_envelope *env,
+/* write_entry - write the file under e->id, or under fresh ids */
+static int
+write_entry(struct spool *sp, const struct spool_envelope *env,
     const void *const *parts, const size_t *lens, size_t nparts,
-    struct spool_entry *e)
+    struct spool_entry *e, bool named)
 {
 	int r, tries;
 
 	e->fd = -1;
 	e->tmp_path[0] = '\0';
 	for (tries = 0; tries < 8; tries++) {
-		spool_new_id(sp, e->id);
+		if (!named)
+			spool_new_id(sp, e->id);
 		r = write_file(sp, e->id, env, 0, NULL, parts, lens, nparts,
 		    &e->fd);
 		/* E_AGAIN: the name was taken (a clock step back met a
-		   reused pid); take the next id. */
-		if (r != E_AGAIN)
+		   reused pid); take the next id, unless the caller chose it. */
+		if (r != E_AGAIN || named)
 			break;
 	}
 	if (r == E_AGAIN)
@@ -486,6 +487,28 @@ spool_write(struct spool *sp, const struct spool_envelope *env,
 		snprintf(e->tmp_path, sizeof(e->tmp_path), "%s/tmp/%s",
 		    sp->dir, e->id);
 	return r;
+}
+
+/* spool_write - write envelope + message parts into tmp/ (no fsync) */
+int
+spool_write(struct spool *sp, const struct spool_envelope *env,
+    const void *const *parts, const size_t *lens, size_t nparts,
+    struct spool_entry *e)
+{
+	return write_entry(sp, env, parts, lens, nparts, e, false);
+}
+
+/* spool_write_named - the same under an id the caller took from
+   spool_new_id() (it already wrote it into the message) */
+int
+spool_write_named(struct spool *sp, const char *id,
+    const struct spool_envelope *env, const void *const *parts,
+    const size_t *lens, size_t nparts, struct spool_entry *e)
+{
+	if (!spool_id_is_valid(id))
+		return E_INVAL;
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	return write_entry(sp, env, parts, lens, nparts, e, true);
 }
 
 /* spool_sync - fdatasync the entry's file (thread-safe, blocking) */

@@ -99,6 +99,12 @@ void spool_new_id(struct spool *sp, char id[32]);
 int spool_write(struct spool *sp, const struct spool_envelope *env,
     const void *const *parts, const size_t *lens, size_t nparts,
     struct spool_entry *e);
+/* spool_write_named - the same under an id the caller took from
+   spool_new_id() and already wrote into the message (Received header);
+   the id is never retried, so a taken name is E_IO, never an overwrite */
+int spool_write_named(struct spool *sp, const char *id,
+    const struct spool_envelope *env, const void *const *parts,
+    const size_t *lens, size_t nparts, struct spool_entry *e);
 /* spool_sync - fdatasync the entry's file (thread-safe, blocking) */
 int spool_sync(struct spool_entry *e);
 /* spool_publish - rename each synced entry (error == 0) into queue/ and

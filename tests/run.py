@@ -11,6 +11,8 @@ line is "N passed, N failed" over everything.
 import argparse
 import os
 import re
+import shutil
+import tempfile
 import subprocess
 import sys
 import time
@@ -124,11 +126,16 @@ def fuzz():
     for s in sorted(srcs):
         t = s[:-2]
         corpus = os.path.join(ROOT, "tests", "fuzz", "corpus", t[5:])
+        # the fuzzer writes new inputs into its first corpus directory:
+        # give it a scratch one, and the committed seeds read-only
+        scratch = tempfile.mkdtemp(prefix="smtpsd-fuzz-")
         args = [os.path.join(ROOT, "build-fuzz", "fuzz", t),
-                "-max_total_time=20", "-rss_limit_mb=1024", "-timeout=10"]
+                "-max_total_time=20", "-rss_limit_mb=1024", "-timeout=10",
+                scratch]
         if os.path.isdir(corpus):
             args.append(corpus)
         rc, out = run(args, timeout=120)
+        shutil.rmtree(scratch, ignore_errors=True)
         ok = rc == 0
         if not ok:
             print(out[-4000:])

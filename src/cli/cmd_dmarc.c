@@ -1,11 +1,625 @@
-/* cli/cmd_dmarc.c - smtpsctl dmarc (being built; see issue 3) */
+/*
+ * cli/cmd_dmarc.c - smtpsctl dmarc: SPF, DKIM and DMARC on one message,
+ * printed as the Authentication-Results field the receiver would add.
+ *
+ *	smtpsctl dmarc --ip IP --helo NAME --mail-from ADDR
+ *	    [--resolver ADDRESS[@PORT]] [--authserv-id ID]
+ *	    [--discovery treewalk|psl] [--psl FILE] [--sample N] [--now T]
+ *	    [--timeout MS] [--json] [FILE]
+ *
+ * The message comes from FILE or stdin (LF line ends become CRLF).  SPF
+ * (mailauth/spf.h) and DKIM (mailauth/dkim.h) run side by side on one
+ * resolver; then the From domain is taken strictly (dmarc_from_domain)
+ * and the DMARC machine asks for its own lookups.  --discovery picks the
+ * RFC 9989 tree walk (the default) or RFC 7489 with the Public Suffix
+ * List (Debian's list, or --psl FILE).  --sample fixes the pct= draw
+ * (0-99; random otherwise) and --now the time DKIM checks t= and x=
+ * against.  The resolver is --resolver, else $SMTPSD_RESOLVER, else the
+ * system's.  Exit status: 0 when the checks ran (whatever they found,
+ * DNS failures included), 1 on a usage or input error, with a message
+ * naming the problem.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
+#include "dns/dns.h"
+#include "mailauth/authres.h"
+#include "mailauth/dkim.h"
+#include "mailauth/dmarc.h"
+#include "mailauth/psl.h"
+#include "mailauth/spf.h"
+#include "msg/header.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/xmalloc.h"
 
+/* Messages larger than this are refused (ours). */
+#define CMD_DMARC_MAX_INPUT (64u << 20)
+#define CMD_DMARC_MAX_OUT (1u << 20)
+
+struct dmarc_cli {
+	const char *ip, *helo, *mail_from, *resolver, *authserv_id;
+	const char *psl_file, *file;
+	enum dmarc_discovery discovery;
+	long sample;		/* -1: draw one */
+	long long now;		/* -1: the clock */
+	int timeout_ms;
+	bool json;
+};
+
+static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* usage - name the problem, show the synopsis, return the usage status */
+static int
+usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "smtpsctl dmarc: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: smtpsctl dmarc --ip IP --helo NAME "
+	    "--mail-from ADDR [--resolver ADDRESS[@PORT]]\n"
+	    "       [--authserv-id ID] [--discovery treewalk|psl] "
+	    "[--psl FILE] [--sample N]\n"
+	    "       [--now T] [--timeout MS] [--json] [FILE]\n");
+	return 1;
+}
+
+/* parse_num - a decimal in [lo, hi]; false if it is not one */
+static bool
+parse_num(const char *s, long long lo, long long hi, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0')
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end != '\0' || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* parse_args - the options into c; 0 or the usage exit status */
+static int
+parse_args(struct dmarc_cli *c, int argc, char **argv)
+{
+	static const char *const valued[] = { "--ip", "--helo", "--mail-from",
+	    "--resolver", "--authserv-id", "--discovery", "--psl",
+	    "--sample", "--now", "--timeout" };
+	long long n;
+	size_t k;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *o = argv[i], *v;
+
+		if (strcmp(o, "--json") == 0) {
+			c->json = true;
+			continue;
+		}
+		if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0)
+			return usage("help");
+		if (o[0] != '-' || strcmp(o, "-") == 0) {
+			if (c->file != NULL)
+				return usage("only one FILE");
+			c->file = o;
+			continue;
+		}
+		for (k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
+			if (strcmp(o, valued[k]) == 0)
+				break;
+		if (k == sizeof(valued) / sizeof(valued[0]))
+			return usage("unknown option '%s'", o);
+		if (i + 1 >= argc)
+			return usage("%s needs a value", o);
+		v = argv[++i];
+		if (strcmp(o, "--ip") == 0)
+			c->ip = v;
+		else if (strcmp(o, "--helo") == 0)
+			c->helo = v;
+		else if (strcmp(o, "--mail-from") == 0)
+			c->mail_from = v;
+		else if (strcmp(o, "--resolver") == 0)
+			c->resolver = v;
+		else if (strcmp(o, "--authserv-id") == 0)
+			c->authserv_id = v;
+		else if (strcmp(o, "--psl") == 0)
+			c->psl_file = v;
+		else if (strcmp(o, "--discovery") == 0) {
+			if (strcmp(v, "treewalk") == 0)
+				c->discovery = DMARC_DISCOVERY_TREEWALK;
+			else if (strcmp(v, "psl") == 0)
+				c->discovery = DMARC_DISCOVERY_PSL;
+			else
+				return usage("--discovery is treewalk or psl");
+		} else if (strcmp(o, "--sample") == 0) {
+			if (!parse_num(v, 0, 99, &n))
+				return usage("--sample is 0 to 99");
+			c->sample = (long)n;
+		} else if (strcmp(o, "--now") == 0) {
+			if (!parse_num(v, 0, (long long)1 << 40, &n))
+				return usage("--now is seconds since the epoch");
+			c->now = n;
+		} else if (strcmp(o, "--timeout") == 0) {
+			if (!parse_num(v, 1, 600000, &n))
+				return usage("--timeout is 1 to 600000 ms");
+			c->timeout_ms = (int)n;
+		}
+	}
+	if (c->ip == NULL)
+		return usage("--ip is required");
+	if (c->helo == NULL)
+		return usage("--helo is required");
+	if (c->mail_from == NULL)
+		return usage("--mail-from is required (\"\" for the null "
+		    "sender)");
+	return 0;
+}
+
+/* read_all - FILE or stdin into b */
+static int
+read_all(struct buf *b, const char *path)
+{
+	char chunk[65536];
+	ssize_t n;
+	int fd = 0, r = 0;
+
+	if (path && strcmp(path, "-") != 0 &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "smtpsctl dmarc: %s: %s\n", path,
+		    strerror(errno));
+		return E_IO;
+	}
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "smtpsctl dmarc: %s: %s\n",
+			    path ? path : "stdin", strerror(errno));
+			r = E_IO;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (buf_append(b, chunk, (size_t)n) < 0) {
+			fprintf(stderr, "smtpsctl dmarc: %s: larger than %u "
+			    "bytes\n", path ? path : "stdin",
+			    CMD_DMARC_MAX_INPUT);
+			r = E_LIMIT;
+			break;
+		}
+	}
+	if (fd != 0)
+		close(fd);
+	return r;
+}
+
+/* header_len - the bytes of the header section (up to the empty line) */
+static size_t
+header_len(const char *m, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i++) {
+		if (m[i] != '\n')
+			continue;
+		if (m[i + 1] == '\n')
+			return i + 1;
+		if (m[i + 1] == '\r' && i + 2 < n && m[i + 2] == '\n')
+			return i + 1;
+	}
+	return n;
+}
+
+/* ---- DNS glue ---- */
+
+struct dkim_lookup {
+	struct dkim_verify *v;
+	size_t qi;
+};
+
+/* txt_strings - the TXT records of an answer as (pointer, length) */
+static size_t
+txt_strings(const struct dns_answer *ans, const char ***txts,
+    size_t **lens)
+{
+	size_t i, n = 0;
+
+	*txts = xcalloc(ans->nrrs + 1, sizeof(**txts));
+	*lens = xcalloc(ans->nrrs + 1, sizeof(**lens));
+	for (i = 0; i < ans->nrrs; i++) {
+		if (ans->rrs[i].type != DNS_T_TXT || ans->rrs[i].txt == NULL)
+			continue;
+		(*txts)[n] = ans->rrs[i].txt;
+		(*lens)[n++] = ans->rrs[i].txt_len;
+	}
+	return n;
+}
+
+/* dkim_key_cb - one DKIM key answer */
+static void
+dkim_key_cb(void *arg, const struct dns_answer *ans)
+{
+	struct dkim_lookup *l = arg;
+	const char **txts;
+	size_t *lens, n;
+
+	switch (ans->status) {
+	case DNS_OK:
+		n = txt_strings(ans, &txts, &lens);
+		dkim_verify_key_answer(l->v, l->qi, n ? DKIM_KEY_FOUND :
+		    DKIM_KEY_NOTFOUND, txts, lens, n);
+		free(txts);
+		free(lens);
+		break;
+	case DNS_NODATA:
+	case DNS_NXDOMAIN:
+		dkim_verify_key_answer(l->v, l->qi, DKIM_KEY_NOTFOUND, NULL,
+		    NULL, 0);
+		break;
+	default:
+		dkim_verify_key_answer(l->v, l->qi, DKIM_KEY_TEMPFAIL, NULL,
+		    NULL, 0);
+		break;
+	}
+}
+
+/* dmarc_dns_cb - one answer for the DMARC machine */
+static void
+dmarc_dns_cb(void *arg, const struct dns_answer *ans)
+{
+	struct dmarc_eval *e = arg;
+	const char **txts;
+	size_t *lens, n;
+
+	n = txt_strings(ans, &txts, &lens);
+	dmarc_eval_answer(e, ans->status, txts, lens, n);
+	free(txts);
+	free(lens);
+}
+
+static void
+spf_done(void *arg, struct spf *s)
+{
+	*(bool *)arg = true;
+}
+
+/* ---- output ---- */
+
+/* json_str - s as a JSON string, or null */
+static void
+json_str(struct buf *b, const char *s)
+{
+	if (s == NULL) {
+		(void)buf_append_str(b, "null");
+		return;
+	}
+	(void)buf_append(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			(void)buf_printf(b, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			(void)buf_printf(b, "\\u%04x", c);
+		else
+			(void)buf_append(b, s, 1);
+	}
+	(void)buf_append(b, "\"", 1);
+}
+
+/* add_spf - spf=RESULT smtp.mailfrom=DOMAIN (smtp.helo for the null
+   sender, whose check used the HELO name) */
+static void
+add_spf(struct authres *ar, const struct spf *s, const struct dmarc_cli *c)
+{
+	struct authres_resinfo *ri;
+	const char *why = spf_problem(s);
+
+	ri = authres_add(ar, "spf", spf_result_str(spf_result(s)), NULL, why);
+	if (*c->mail_from && strchr(c->mail_from, '@') != NULL)
+		authres_add_prop(ri, "smtp", "mailfrom", spf_domain(s) ?
+		    spf_domain(s) : "");
+	else
+		authres_add_prop(ri, "smtp", "helo", c->helo);
+}
+
+/* add_dkim - one resinfo per signature, or dkim=none */
+static void
+add_dkim(struct authres *ar, const struct dkim_verify *v)
+{
+	struct authres_resinfo *ri;
+	size_t i, n = dkim_verify_nsigs(v);
+
+	if (n == 0) {
+		(void)authres_add(ar, "dkim", "none", NULL, "no signature");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		const struct dkim_sig_result *r = dkim_verify_sig(v, i);
+
+		ri = authres_add(ar, "dkim", dkim_result_str(r->result),
+		    r->result == DKIM_RESULT_PASS ? NULL :
+		    dkim_reason_str(r->reason), r->body_partial ?
+		    "l= leaves part of the body unsigned" : NULL);
+		if (r->domain)
+			authres_add_prop(ri, "header", "d", r->domain);
+		if (r->selector)
+			authres_add_prop(ri, "header", "s", r->selector);
+		if (r->alg != DKIM_ALG_UNKNOWN)
+			authres_add_prop(ri, "header", "a",
+			    dkim_alg_str(r->alg));
+		if (r->b_prefix && *r->b_prefix)
+			authres_add_prop(ri, "header", "b", r->b_prefix);
+	}
+}
+
+/* add_dmarc - dmarc=RESULT (p= sp= dis=) header.from= policy.dmarc= */
+static void
+add_dmarc(struct authres *ar, const struct dmarc_verdict *d)
+{
+	struct authres_resinfo *ri;
+	char comment[160];
+
+	if (d->has_record && (d->result == DMARC_RESULT_PASS ||
+	    d->result == DMARC_RESULT_FAIL)) {
+		snprintf(comment, sizeof(comment), "p=%s sp=%s dis=%s%s",
+		    dmarc_policy_str(d->record.p == DMARC_POLICY_UNSET ?
+		    DMARC_POLICY_NONE : d->record.p),
+		    dmarc_policy_str(d->record.sp == DMARC_POLICY_UNSET ?
+		    (d->record.p == DMARC_POLICY_UNSET ? DMARC_POLICY_NONE :
+		    d->record.p) : d->record.sp),
+		    dmarc_policy_str(d->disposition),
+		    d->sampled_out ? (d->record.testing ? " t=y" :
+		    " pct sampled out") : "");
+		ri = authres_add(ar, "dmarc", dmarc_result_str(d->result),
+		    NULL, comment);
+	} else
+		ri = authres_add(ar, "dmarc", dmarc_result_str(d->result),
+		    d->result == DMARC_RESULT_NONE ? NULL : d->reason, NULL);
+	if (d->from_domain && *d->from_domain)
+		authres_add_prop(ri, "header", "from", d->from_domain);
+	if (d->has_record && (d->result == DMARC_RESULT_PASS ||
+	    d->result == DMARC_RESULT_FAIL))
+		authres_add_prop(ri, "policy", "dmarc",
+		    dmarc_policy_str(d->policy));
+}
+
+/* print_json - one object with the same facts as the header */
+static void
+print_json(struct buf *o, const struct spf *s, const struct dkim_verify *v,
+    const struct dmarc_verdict *d, const char *header)
+{
+	size_t i, n = dkim_verify_nsigs(v);
+
+	(void)buf_append_str(o, "{\"spf\":{\"result\":");
+	json_str(o, spf_result_str(spf_result(s)));
+	(void)buf_append_str(o, ",\"domain\":");
+	json_str(o, spf_domain(s));
+	(void)buf_append_str(o, ",\"problem\":");
+	json_str(o, spf_problem(s));
+	(void)buf_append_str(o, "},\"dkim\":[");
+	for (i = 0; i < n; i++) {
+		const struct dkim_sig_result *r = dkim_verify_sig(v, i);
+
+		(void)buf_append_str(o, i ? ",{\"result\":" : "{\"result\":");
+		json_str(o, dkim_result_str(r->result));
+		(void)buf_append_str(o, ",\"reason\":");
+		json_str(o, r->result == DKIM_RESULT_PASS ? NULL :
+		    dkim_reason_str(r->reason));
+		(void)buf_append_str(o, ",\"domain\":");
+		json_str(o, r->domain);
+		(void)buf_append_str(o, ",\"selector\":");
+		json_str(o, r->selector);
+		(void)buf_printf(o, ",\"body_partial\":%s,\"dmarc_usable\":%s}",
+		    r->body_partial ? "true" : "false",
+		    r->dmarc_usable ? "true" : "false");
+	}
+	(void)buf_append_str(o, "],\"dmarc\":{\"result\":");
+	json_str(o, dmarc_result_str(d->result));
+	(void)buf_append_str(o, ",\"from_domain\":");
+	json_str(o, *d->from_domain ? d->from_domain : NULL);
+	(void)buf_append_str(o, ",\"policy_domain\":");
+	json_str(o, *d->policy_domain ? d->policy_domain : NULL);
+	(void)buf_append_str(o, ",\"org_domain\":");
+	json_str(o, *d->org_domain ? d->org_domain : NULL);
+	(void)buf_append_str(o, ",\"policy\":");
+	json_str(o, d->has_record ? dmarc_policy_str(d->policy) : NULL);
+	(void)buf_append_str(o, ",\"policy_tag\":");
+	json_str(o, *d->policy_tag ? d->policy_tag : NULL);
+	(void)buf_append_str(o, ",\"disposition\":");
+	json_str(o, d->has_record ? dmarc_policy_str(d->disposition) : NULL);
+	(void)buf_printf(o, ",\"spf_aligned\":%s,\"dkim_aligned\":%s,"
+	    "\"sampled_out\":%s,\"reason\":", d->spf_aligned ? "true" : "false",
+	    d->dkim_aligned ? "true" : "false",
+	    d->sampled_out ? "true" : "false");
+	json_str(o, d->reason);
+	(void)buf_append_str(o, "},\"header\":");
+	json_str(o, header);
+	(void)buf_append_str(o, "}\n");
+}
+
+/* cmd_dmarc - see the top of the file */
 int
 cmd_dmarc(int argc, char **argv)
 {
-	fprintf(stderr, "smtpsctl dmarc: not built yet\n");
-	return 3;
+	struct dmarc_cli c;
+	struct spf_params sp;
+	struct dkim_verify_opts vo;
+	struct dmarc_params dp;
+	struct dmarc_query q;
+	struct dns_resolver *r = NULL;
+	struct pubsuffix *psl = NULL;
+	struct spf *s = NULL;
+	struct dkim_verify *v = NULL;
+	struct dmarc_eval *e = NULL;
+	struct dkim_lookup *ls = NULL;
+	struct dmarc_auth *auths = NULL;
+	struct authres ar;
+	struct buf in, msg, out, hdr;
+	char host[256], from[DMARC_DOMAIN_MAX + 1], *err = NULL;
+	bool spf_finished = false;
+	size_t i, nq, nsig;
+	unsigned draw;
+	int rc = 1;
+
+	memset(&c, 0, sizeof(c));
+	c.sample = -1;
+	c.now = -1;
+	buf_init(&in, CMD_DMARC_MAX_INPUT);
+	buf_init(&msg, CMD_DMARC_MAX_INPUT + CMD_DMARC_MAX_INPUT / 2);
+	buf_init(&out, CMD_DMARC_MAX_OUT);
+	buf_init(&hdr, CMD_DMARC_MAX_OUT);
+	authres_init(&ar, NULL);
+	if (parse_args(&c, argc, argv) != 0)
+		goto out;
+	if (c.resolver == NULL) {
+		const char *env = getenv("SMTPSD_RESOLVER");
+
+		if (env != NULL && *env != '\0')
+			c.resolver = env;
+	}
+	if (gethostname(host, sizeof(host)) != 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	if (c.authserv_id == NULL)
+		c.authserv_id = *host ? host : "localhost";
+	if (c.now < 0)
+		c.now = (long long)time(NULL);
+	if (c.sample < 0) {
+		if (getrandom(&draw, sizeof(draw), 0) != sizeof(draw))
+			draw = (unsigned)time(NULL);
+		c.sample = (long)(draw % 100);
+	}
+	if (c.discovery == DMARC_DISCOVERY_PSL) {
+		int pr = c.psl_file ? pubsuffix_load_file(&psl, c.psl_file) :
+		    pubsuffix_load_system(&psl);
+
+		if (pr < 0) {
+			fprintf(stderr, "smtpsctl dmarc: cannot load the "
+			    "public suffix list%s%s\n", c.psl_file ? " " : "",
+			    c.psl_file ? c.psl_file : "");
+			goto out;
+		}
+	}
+	if (read_all(&in, c.file) < 0)
+		goto out;
+	if (msg_lf_to_crlf(&msg, in.p ? in.p : "", in.len) < 0) {
+		fprintf(stderr, "smtpsctl dmarc: message too large\n");
+		goto out;
+	}
+
+	/* SPF and DKIM start together on one resolver. */
+	memset(&sp, 0, sizeof(sp));
+	sp.ip = c.ip;
+	sp.helo = c.helo;
+	sp.mail_from = c.mail_from;
+	sp.receiver = c.authserv_id;
+	sp.now = c.now;
+	sp.identity = SPF_ID_MAILFROM;
+	if (spf_new(&s, &sp) != 0) {
+		fprintf(stderr, "smtpsctl dmarc: --ip '%s' is not an IP "
+		    "address\n", c.ip);
+		goto out;
+	}
+	if (dns_resolver_new(&r, c.resolver, &err) != 0) {
+		fprintf(stderr, "smtpsctl dmarc: resolver: %s\n", err ? err :
+		    "cannot start");
+		goto out;
+	}
+	if (c.timeout_ms > 0)
+		dns_set_timeout(r, c.timeout_ms);
+	memset(&vo, 0, sizeof(vo));
+	vo.now = c.now;
+	v = dkim_verify_new(&vo);
+	(void)dkim_verify_message(v, buf_data(&msg), buf_size(&msg));
+	nq = dkim_verify_nqueries(v);
+	ls = xcalloc(nq ? nq : 1, sizeof(*ls));
+	spf_run(s, r, spf_done, &spf_finished);
+	for (i = 0; i < nq; i++) {
+		ls[i].v = v;
+		ls[i].qi = i;
+		if (dns_query(r, dkim_verify_query(v, i), DNS_T_TXT,
+		    dkim_key_cb, &ls[i]) < 0)
+			dkim_verify_key_answer(v, i, DKIM_KEY_TEMPFAIL, NULL,
+			    NULL, 0);
+	}
+	dns_resolver_wait(r);
+
+	/* DMARC: the From domain, the authenticated identifiers, then the
+	   machine's own lookups, one at a time. */
+	memset(&dp, 0, sizeof(dp));
+	if (dmarc_from_domain(buf_data(&msg), header_len(buf_data(&msg),
+	    buf_size(&msg)), from, sizeof(from), &dp.from_status) == 0)
+		dp.from_domain = from;
+	if (spf_domain(s) != NULL) {
+		dp.spf.domain = spf_domain(s);
+		dp.spf.pass = spf_result(s) == SPF_PASS;
+	}
+	nsig = dkim_verify_nsigs(v);
+	auths = xcalloc(nsig ? nsig : 1, sizeof(*auths));
+	for (i = 0; i < nsig; i++) {
+		const struct dkim_sig_result *sr = dkim_verify_sig(v, i);
+
+		auths[i].domain = sr->domain;
+		auths[i].pass = sr->result == DKIM_RESULT_PASS;
+		auths[i].body_partial = sr->body_partial || !sr->dmarc_usable;
+	}
+	dp.dkim = auths;
+	dp.ndkim = nsig;
+	dp.discovery = c.discovery;
+	dp.psl = psl;
+	dp.sample = (unsigned)c.sample;
+	e = dmarc_eval_new(&dp);
+	while (dmarc_eval_next(e, &q) == DMARC_NEED_DNS) {
+		if (dns_query(r, q.name, q.type, dmarc_dns_cb, e) < 0)
+			dmarc_eval_answer(e, DNS_ERROR, NULL, NULL, 0);
+		else
+			dns_resolver_wait(r);
+	}
+
+	authres_fini(&ar);
+	authres_init(&ar, c.authserv_id);
+	add_spf(&ar, s, &c);
+	add_dkim(&ar, v);
+	add_dmarc(&ar, dmarc_eval_verdict(e));
+	if (authres_format(&ar, &hdr) < 0) {
+		fprintf(stderr, "smtpsctl dmarc: header too large\n");
+		goto out;
+	}
+	if (c.json)
+		print_json(&out, s, v, dmarc_eval_verdict(e), buf_cstr(&hdr));
+	else
+		(void)buf_append(&out, buf_data(&hdr), buf_size(&hdr));
+	fwrite(buf_data(&out), 1, buf_size(&out), stdout);
+	rc = 0;
+out:
+	dmarc_eval_free(e);
+	free(auths);
+	dkim_verify_free(v);
+	free(ls);
+	spf_free(s);
+	dns_resolver_free(r);
+	pubsuffix_free(psl);
+	authres_fini(&ar);
+	buf_fini(&in);
+	buf_fini(&msg);
+	buf_fini(&out);
+	buf_fini(&hdr);
+	free(err);
+	return rc;
 }

@@ -486,6 +486,8 @@ write_entry(struct spool *sp, const struct spool_envelope *env,
 	if (r == 0)
 		snprintf(e->tmp_path, sizeof(e->tmp_path), "%s/tmp/%s",
 		    sp->dir, e->id);
+	else
+		e->id[0] = '\0';	/* a taken name is not ours to abort */
 	return r;
 }
 
@@ -505,8 +507,11 @@ spool_write_named(struct spool *sp, const char *id,
     const struct spool_envelope *env, const void *const *parts,
     const size_t *lens, size_t nparts, struct spool_entry *e)
 {
-	if (!spool_id_is_valid(id))
-		return E_INVAL;
+	if (!spool_id_is_valid(id)) {
+		e->fd = -1;
+		e->id[0] = e->tmp_path[0] = '\0';
+		return e->error = E_INVAL;
+	}
 	snprintf(e->id, sizeof(e->id), "%s", id);
 	return write_entry(sp, env, parts, lens, nparts, e, true);
 }

@@ -647,6 +647,38 @@ test_concurrent_publish(struct spool *sp)
 }
 
 static void
+test_write_named(struct spool *sp)
+{
+	struct spool_envelope env = sample_env();
+	struct spool_entry a, b, *ep = &a;
+	struct spool_message m;
+	const void *parts[1] = { "named\r\n" };
+	size_t lens[1] = { 7 };
+	char id[32];
+
+	spool_new_id(sp, id);
+	CHECK_INT(spool_write_named(sp, id, &env, parts, lens, 1, &a), 0,
+	    "named write");
+	CHECK_STR(a.id, id, "named entry keeps the id");
+	CHECK_INT(spool_write_named(sp, id, &env, parts, lens, 1, &b), E_IO,
+	    "the same id twice is E_IO");
+	spool_abort(sp, &b);	/* must not remove the first writer's file */
+	CHECK_INT(count_dir(root, "tmp"), 1, "first file untouched");
+	CHECK_INT(spool_sync(&a), 0, "named sync");
+	CHECK_INT(spool_publish(sp, &ep, 1), 0, "named publish");
+	CHECK_INT(spool_load(sp, id, &m), 0, "named load");
+	CHECK(m.msg_len == 7 && memcmp(m.msg, "named\r\n", 7) == 0,
+	    "named content");
+	spool_message_fini(&m);
+	CHECK_INT(spool_write_named(sp, "../../etc/x", &env, parts, lens, 1,
+	    &b), E_INVAL, "named write refuses a path");
+	CHECK_INT(b.error, E_INVAL, "entry error set for a bad id");
+	spool_remove(sp, id);
+	CHECK_INT(count_dir(root, "tmp") + count_dir(root, "queue"), 0,
+	    "nothing left");
+}
+
+static void
 test_disk_full(struct spool *sp)
 {
 	struct spool_envelope env = sample_env();
@@ -699,6 +731,7 @@ main(void)
 		test_recover(sp);
 		test_group_publish(sp);
 		test_concurrent_publish(sp);
+		test_write_named(sp);
 		test_disk_full(sp);
 		spool_close(sp);
 	}

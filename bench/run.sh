@@ -147,7 +147,9 @@ workers 2
 listen 127.0.0.1:$SD_PORT mx
 certificate $W/smtpsd/cert.pem $W/smtpsd/key.pem
 local-domain example.test
+mailbox demo@example.test
 max-connections-per-ip 20000
+max-connections 20000
 EOF
 	if [ ! -x "$SMTPSD" ]; then
 		say "no $SMTPSD: smtpsd is skipped"

@@ -455,6 +455,39 @@ test_disk_full(void)
 	spool_close(sp);
 }
 
+static void
+test_config(void)
+{
+	struct config *cfg = NULL;
+	struct spool *sp;
+	struct qmgr *q;
+	char *err = NULL, *text, dir[512], id[32];
+	char *rc[] = { "Demo@LocalHost", "x@elsewhere.example" };
+	unsigned dl = 0, df = 0;
+
+	/* qmgr_new() takes the local domains and mail-dir from the config */
+	snprintf(dir, sizeof(dir), "%s/cfg-spool", root);
+	text = xasprintf("hostname mx.example.test\nspool-dir %s\n"
+	    "mail-dir %s/cfg-mail\nlisten 127.0.0.1:10025 mx\n"
+	    "local-domain example.test localhost\n", dir, root);
+	CHECK_INT(config_load_text(&cfg, "test", text, &err), 0,
+	    "config: loads");
+	free(text);
+	free(err);
+	if (cfg == NULL || spool_open(&sp, dir) < 0)
+		return;
+	q = qmgr_new(sp, cfg);
+	queue_msg(sp, "s@remote.example", rc, 2, "cfg\r\n", id);
+	CHECK_INT(qmgr_run_once(q, &dl, &df), 0, "config: run");
+	CHECK_INT(dl, 1, "config: local part done");
+	CHECK_INT(count("cfg-mail/localhost/demo/new"), 1,
+	    "config: delivered under mail-dir, domain from local-domain");
+	CHECK_INT(queued("cfg"), 1, "config: remote rcpt stays queued");
+	qmgr_free(q);
+	spool_close(sp);
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -470,6 +503,7 @@ main(void)
 	test_retry();
 	test_crash_redelivery();
 	test_disk_full();
+	test_config();
 	qmgr_free(NULL);
 	rm_rf(root);
 	return test_done();

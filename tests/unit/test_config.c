@@ -671,6 +671,41 @@ test_files(void)
 	rmdir(dir);
 }
 
+/* the sample production config in etc/ must stay valid (run from the
+   repository root, as tests/run.py does) */
+static void
+test_sample_file(void)
+{
+	struct config *c = NULL;
+	char *err = NULL;
+	int ports[] = { 25, 465, 587, 2525 };
+	int roles[] = { SMTP_ROLE_MX, SMTP_ROLE_SUBMISSIONS,
+		SMTP_ROLE_SUBMISSION, SMTP_ROLE_SUBMISSION };
+	size_t i;
+
+	CHECK_INT(config_load(&c, "etc/smtpsd.conf", &err), 0,
+	    "etc/smtpsd.conf loads");
+	CHECK_STR(err, NULL, "etc/smtpsd.conf has no error");
+	if (c == NULL)
+		return;
+	CHECK_STR(c->user, "smtpsd", "sample drops to smtpsd");
+	CHECK_STR(c->spool_dir, "/var/spool/smtpsd", "sample spool");
+	CHECK_STR(c->mail_dir, "/var/mail/vhosts", "sample mail-dir");
+	CHECK_STR(c->passwd_file, "/etc/smtpsd/passwd", "sample passwd");
+	CHECK_INT(c->nlistens, 4, "sample listens");
+	for (i = 0; i < 4 && i < c->nlistens; i++) {
+		CHECK_STR(c->listens[i].address, "0.0.0.0", "sample address");
+		CHECK_INT(c->listens[i].port, ports[i], "sample port");
+		CHECK_INT(c->listens[i].role, roles[i], "sample role");
+	}
+	for (i = 0; i < c->ncerts; i++)
+		CHECK(strncmp(c->certs[i].cert_file, "/etc/smtpsd/tls/", 16)
+		    == 0 && strncmp(c->certs[i].key_file, "/etc/smtpsd/tls/",
+		    16) == 0, "sample certificates under /etc/smtpsd/tls");
+	CHECK(c->ncerts >= 1, "sample has certificates");
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -683,5 +718,6 @@ main(void)
 	test_default_text();
 	test_predicates();
 	test_files();
+	test_sample_file();
 	return test_done();
 }

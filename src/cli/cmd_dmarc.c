@@ -438,11 +438,13 @@ print_json(struct buf *o, const struct spf *s, const struct dkim_verify *v,
 	(void)buf_append_str(o, ",\"org_domain\":");
 	json_str(o, *d->org_domain ? d->org_domain : NULL);
 	(void)buf_append_str(o, ",\"policy\":");
-	json_str(o, d->has_record ? dmarc_policy_str(d->policy) : NULL);
+	json_str(o, d->policy != DMARC_POLICY_UNSET ?
+	    dmarc_policy_str(d->policy) : NULL);
 	(void)buf_append_str(o, ",\"policy_tag\":");
 	json_str(o, *d->policy_tag ? d->policy_tag : NULL);
 	(void)buf_append_str(o, ",\"disposition\":");
-	json_str(o, d->has_record ? dmarc_policy_str(d->disposition) : NULL);
+	json_str(o, d->disposition != DMARC_POLICY_UNSET ?
+	    dmarc_policy_str(d->disposition) : NULL);
 	(void)buf_printf(o, ",\"spf_aligned\":%s,\"dkim_aligned\":%s,"
 	    "\"sampled_out\":%s,\"reason\":", d->spf_aligned ? "true" : "false",
 	    d->dkim_aligned ? "true" : "false",

@@ -29,6 +29,7 @@
  * Every run ends by count and by --duration-limit (default 60 s).
  */
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <netinet/in.h>
@@ -173,6 +174,7 @@ struct thread {
 	uint64_t accepted;
 	uint64_t attempted;
 	uint64_t connections;
+	uint64_t resumed;	/* TLS handshakes that resumed a session */
 	uint64_t errors[E_NKINDS];
 };
 
@@ -856,6 +858,8 @@ session_drive(struct session *s, uint32_t ev)
 				session_fail(s, E_TLS);
 				return;
 			}
+			if (SSL_session_reused(s->ssl))
+				s->th->resumed++;
 			queue_cmd(s, "EHLO ", opt.helo, "");
 			s->phase = PH_EHLO_TLS;
 		}
@@ -1151,6 +1155,18 @@ count_dir(const char *dir)
 	return n;
 }
 
+/* client_cpu_s - CPU seconds this process has used so far */
+static double
+client_cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 /* cmp_u32 - qsort order for latencies */
 static int
 cmp_u32(const void *a, const void *b)
@@ -1385,12 +1401,13 @@ main(int argc, char **argv)
 	struct monitor mon;
 	struct proc_sample before, after, held;
 	bool have_before = false, have_after = false, have_held = false;
-	uint64_t accepted = 0, attempted = 0, conns = 0;
+	uint64_t accepted = 0, attempted = 0, conns = 0, resumed = 0;
 	uint64_t errors[E_NKINDS] = { 0 };
 	uint64_t nerr = 0;
 	uint32_t *lat = NULL;
 	size_t nlat = 0;
 	double elapsed, t_end, t_delivered = 0, setup_s = 0;
+	double cpu0, client_cpu;
 	long maildir_base = -1, delivered = -1;
 	bool timed_out, delivery_timed_out = false;
 	int nsess, i, k;
@@ -1475,6 +1492,7 @@ main(int argc, char **argv)
 			maildir_base = 0;	/* created on first delivery */
 	}
 
+	cpu0 = client_cpu_s();
 	t_start = now();
 	t_deadline = t_start + opt.duration_limit;
 	for (k = 0; k < opt.threads; k++)
@@ -1510,12 +1528,14 @@ main(int argc, char **argv)
 		pthread_join(th[k].tid, NULL);
 	t_end = now();
 	elapsed = t_end - t_start;
+	client_cpu = client_cpu_s() - cpu0;
 	timed_out = opt.idle == 0 && t_end >= t_deadline;
 
 	for (k = 0; k < opt.threads; k++) {
 		accepted += th[k].accepted;
 		attempted += th[k].attempted;
 		conns += th[k].connections;
+		resumed += th[k].resumed;
 		for (i = 0; i < E_NKINDS; i++) {
 			errors[i] += th[k].errors[i];
 			nerr += th[k].errors[i];
@@ -1638,6 +1658,8 @@ main(int argc, char **argv)
 				    (unsigned long long)after.pss_kib,
 				    mon.peak_nproc);
 		}
+		printf(",\"client_cpu_s\":%.3f,\"tls_resumed\":%llu", client_cpu,
+		    (unsigned long long)resumed);
 		printf(",\"error_kinds\":{");
 		for (i = 0, k = 0; i < E_NKINDS; i++) {
 			if (errors[i] == 0)
@@ -1657,20 +1679,26 @@ main(int argc, char **argv)
 			    atomic_load(&failed_idle), setup_s,
 			    have_held ? held.rss_kib / 1024.0 : 0,
 			    mon.peak_rss_kib / 1024.0);
-		else
+		else {
 			fprintf(stderr, "%s load: %llu/%llu accepted in %.2f s "
 			    "(%.1f msg/s), %llu errors, p50 %.2f ms, p99 %.2f "
-			    "ms%s; delivered %ld (%.1f msg/s end to end%s); "
-			    "server CPU %.2f ms/msg, peak RSS %.1f MiB\n",
-			    opt.label, (unsigned long long)accepted,
+			    "ms%s", opt.label, (unsigned long long)accepted,
 			    (unsigned long long)attempted, elapsed, rate,
 			    (unsigned long long)nerr,
 			    percentile_ms(lat, nlat, 50),
 			    percentile_ms(lat, nlat, 99),
-			    timed_out ? " (duration limit hit)" : "",
-			    delivered, e2e,
-			    delivery_timed_out ? ", delivery timed out" : "",
-			    cpu_per, mon.peak_rss_kib / 1024.0);
+			    timed_out ? " (duration limit hit)" : "");
+			if (opt.maildir != NULL)
+				fprintf(stderr, "; delivered %ld (%.1f msg/s end "
+				    "to end%s)", delivered, e2e,
+				    delivery_timed_out ?
+				    ", delivery timed out" : "");
+			if (have_before && have_after)
+				fprintf(stderr, "; server CPU %.2f ms/msg, peak "
+				    "RSS %.1f MiB", cpu_per,
+				    mon.peak_rss_kib / 1024.0);
+			fputc('\n', stderr);
+		}
 	}
 	free(lat);
 	for (k = 0; k < opt.threads; k++) {

@@ -2,7 +2,7 @@
  * cli/cmd_dkim.c - smtpsctl dkim: verify, sign, keygen.
  *
  *	smtpsctl dkim verify [--resolver ADDRESS[@PORT]] [--json] [--now T]
- *	    [--key-record NAME=TXT ...] [FILE]
+ *	    [--timeout MS] [--key-record NAME=TXT ...] [FILE]
  *	smtpsctl dkim sign --domain D --selector S --key FILE [--algorithm A]
  *	    [--canonicalization H/B] [--identity I] [--expire SECONDS]
  *	    [--no-timestamp] [--now T] [FILE]
@@ -186,7 +186,7 @@ key_cb(void *arg, const struct dns_answer *ans)
 
 /* resolve_keys - answer every key query from --key-record or DNS */
 static int
-resolve_keys(struct dkim_verify *v, const char *resolver,
+resolve_keys(struct dkim_verify *v, const char *resolver, int timeout_ms,
     const struct key_record *recs, size_t nrecs)
 {
 	struct dns_resolver *r = NULL;
@@ -219,6 +219,8 @@ resolve_keys(struct dkim_verify *v, const char *resolver,
 		rc = 1;
 		goto out;
 	}
+	if (timeout_ms > 0)
+		dns_set_timeout(r, timeout_ms);
 	for (i = 0; i < nq; i++) {
 		ls[i].v = v;
 		ls[i].qi = i;
@@ -301,6 +303,7 @@ cmd_verify(int argc, char **argv)
 	size_t nrecs = 0;
 	bool json = false;
 	char *err = NULL;
+	long long timeout_ms = 0;
 	int i, rc = 1;
 
 	if (resolver && *resolver == '\0')
@@ -315,7 +318,14 @@ cmd_verify(int argc, char **argv)
 			json = true;
 		else if (strcmp(a, "--resolver") == 0 && i + 1 < argc)
 			resolver = argv[++i];
-		else if (strcmp(a, "--now") == 0 && i + 1 < argc) {
+		else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
+			if (!parse_ll(argv[++i], &timeout_ms) || timeout_ms < 1 ||
+			    timeout_ms > 600000) {
+				rc = usage_error("--timeout wants milliseconds "
+				    "(1 to 600000): %s", argv[i]);
+				goto out;
+			}
+		} else if (strcmp(a, "--now") == 0 && i + 1 < argc) {
 			if (!parse_ll(argv[++i], &o.now)) {
 				rc = usage_error("--now: not a time: %s",
 				    argv[i]);
@@ -355,7 +365,7 @@ cmd_verify(int argc, char **argv)
 		    "be parsed");
 		goto out;
 	}
-	if (resolve_keys(v, resolver, recs, nrecs) != 0)
+	if (resolve_keys(v, resolver, (int)timeout_ms, recs, nrecs) != 0)
 		goto out;
 	print_results(v, json);
 	rc = 0;

@@ -287,6 +287,7 @@ once(struct parse *p, int *seen, const char *what)
 	return 0;
 }
 
+/* set_path - a path setting, made absolute */
 static int
 set_path(struct parse *p, char **dst, const char *kw, const char *arg)
 {
@@ -297,6 +298,7 @@ set_path(struct parse *p, char **dst, const char *kw, const char *arg)
 	return 0;
 }
 
+/* d_hostname - "hostname NAME" */
 static int
 d_hostname(struct parse *p, char **a, size_t n)
 {
@@ -308,24 +310,28 @@ d_hostname(struct parse *p, char **a, size_t n)
 	return 0;
 }
 
+/* d_spool_dir - "spool-dir DIR" */
 static int
 d_spool_dir(struct parse *p, char **a, size_t n)
 {
 	return set_path(p, &p->c->spool_dir, a[0], a[1]);
 }
 
+/* d_mail_dir - "mail-dir DIR" */
 static int
 d_mail_dir(struct parse *p, char **a, size_t n)
 {
 	return set_path(p, &p->c->mail_dir, a[0], a[1]);
 }
 
+/* d_passwd_file - "passwd-file FILE" */
 static int
 d_passwd_file(struct parse *p, char **a, size_t n)
 {
 	return set_path(p, &p->c->passwd_file, a[0], a[1]);
 }
 
+/* d_user - "user NAME", the account to drop to */
 static int
 d_user(struct parse *p, char **a, size_t n)
 {
@@ -337,6 +343,7 @@ d_user(struct parse *p, char **a, size_t n)
 	return 0;
 }
 
+/* d_workers - "workers N", 0 for one per core */
 static int
 d_workers(struct parse *p, char **a, size_t n)
 {
@@ -349,6 +356,7 @@ d_workers(struct parse *p, char **a, size_t n)
 	return 0;
 }
 
+/* d_resolver - "resolver ADDRESS[@PORT]", stored normalised */
 static int
 d_resolver(struct parse *p, char **a, size_t n)
 {
@@ -371,6 +379,7 @@ d_resolver(struct parse *p, char **a, size_t n)
 	return 0;
 }
 
+/* d_listen - "listen ADDRESS:PORT ROLE" */
 static int
 d_listen(struct parse *p, char **a, size_t n)
 {
@@ -449,6 +458,7 @@ d_listen(struct parse *p, char **a, size_t n)
 	return 0;
 }
 
+/* d_certificate - "certificate CERT KEY" (files checked by the TLS loader) */
 static int
 d_certificate(struct parse *p, char **a, size_t n)
 {
@@ -465,6 +475,7 @@ d_certificate(struct parse *p, char **a, size_t n)
 	return 0;
 }
 
+/* d_local_domain - "local-domain DOMAIN...", lower-cased, duplicates merged */
 static int
 d_local_domain(struct parse *p, char **a, size_t n)
 {
@@ -484,6 +495,7 @@ d_local_domain(struct parse *p, char **a, size_t n)
 	return 0;
 }
 
+/* d_mailbox - "mailbox ADDRESS...", lower-cased for lookup */
 static int
 d_mailbox(struct parse *p, char **a, size_t n)
 {
@@ -493,8 +505,8 @@ d_mailbox(struct parse *p, char **a, size_t n)
 
 	for (i = 1; i < n; i++) {
 		if (!address_ok(a[i]))
-			return perr(p, E_INVAL, "mailbox: \"%s\" is not a valid "
-			    "address", a[i]);
+			return perr(p, E_INVAL, "mailbox: \"%s\" is not a "
+			    "valid address", a[i]);
 		m = lower(xstrdup(a[i]));
 		for (k = 0; k < c->nmailboxes; k++)
 			if (strcmp(c->mailboxes[k].address, m) == 0)
@@ -513,6 +525,7 @@ d_mailbox(struct parse *p, char **a, size_t n)
 	return 0;
 }
 
+/* d_grant - "grant USER PATTERN...", one line per user */
 static int
 d_grant(struct parse *p, char **a, size_t n)
 {
@@ -522,8 +535,8 @@ d_grant(struct parse *p, char **a, size_t n)
 	size_t i;
 
 	if (!login_ok(a[1]))
-		return perr(p, E_INVAL, "grant: \"%s\" is not a valid user name",
-		    a[1]);
+		return perr(p, E_INVAL, "grant: \"%s\" is not a valid user "
+		    "name", a[1]);
 	for (i = 0; i < c->ngrants; i++)
 		if (strcasecmp(c->grants[i].user, a[1]) == 0)
 			return perr(p, E_INVAL, "grant: user %s already "
@@ -657,6 +670,7 @@ num_directive(struct parse *p, const char *group, const struct num_setting *t,
 	return 0;
 }
 
+/* d_limit - "limit NAME N" */
 static int
 d_limit(struct parse *p, char **a, size_t n)
 {
@@ -664,6 +678,7 @@ d_limit(struct parse *p, char **a, size_t n)
 	    sizeof(limits[0]), p->limit_seen, a[1], a[2]);
 }
 
+/* d_timeout - "timeout command|data SECONDS" */
 static int
 d_timeout(struct parse *p, char **a, size_t n)
 {
@@ -671,6 +686,7 @@ d_timeout(struct parse *p, char **a, size_t n)
 	    sizeof(timeouts[0]), p->timeout_seen, a[1], a[2]);
 }
 
+/* d_scalar - the one-number directives of the scalars table */
 static int
 d_scalar(struct parse *p, char **a, size_t n)
 {
@@ -893,6 +909,7 @@ validate(struct parse *p, int last_line)
 	return 0;
 }
 
+/* config_load_text - parse text line by line, then the whole-file checks */
 int
 config_load_text(struct config **out, const char *name, const char *text,
     char **err)
@@ -938,6 +955,7 @@ out:
 	return 0;
 }
 
+/* config_load - read FILE (capped) and parse it */
 int
 config_load(struct config **out, const char *file, char **err)
 {
@@ -987,6 +1005,7 @@ config_load(struct config **out, const char *file, char **err)
 	return r;
 }
 
+/* config_free - release everything; NULL does nothing */
 void
 config_free(struct config *c)
 {
@@ -1066,6 +1085,7 @@ print_num(FILE *f, const char *group, const struct num_setting *t, size_t n,
 	}
 }
 
+/* config_print - the effective settings, loadable again */
 void
 config_print(const struct config *c, FILE *f)
 {
@@ -1122,6 +1142,7 @@ config_print(const struct config *c, FILE *f)
 	print_num(f, NULL, scalars, sizeof(scalars) / sizeof(scalars[0]), c);
 }
 
+/* config_default_text - the make run configuration */
 const char *
 config_default_text(void)
 {
@@ -1162,6 +1183,7 @@ domain_of(const char *address, size_t *local_len)
 	return at + 1;
 }
 
+/* config_is_local_domain - domain (any case) is ours */
 bool
 config_is_local_domain(const struct config *c, const char *domain)
 {
@@ -1175,6 +1197,7 @@ config_is_local_domain(const struct config *c, const char *domain)
 	return false;
 }
 
+/* config_mailbox_exists - a local recipient we accept */
 bool
 config_mailbox_exists(const struct config *c, const char *address)
 {
@@ -1196,6 +1219,7 @@ config_mailbox_exists(const struct config *c, const char *address)
 	return false;
 }
 
+/* config_sender_allowed - user's grant covers address */
 bool
 config_sender_allowed(const struct config *c, const char *user,
     const char *address)

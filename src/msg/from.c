@@ -240,9 +240,11 @@ encoded_word_hides_address(const char *t, size_t n)
 			if (txt[i] == '_')
 				d[o++] = ' ';
 			else if (txt[i] == '=') {
-				if (txtlen - i < 3 ||
-				    (h1 = hexval((unsigned char)txt[i + 1])) < 0 ||
-				    (h2 = hexval((unsigned char)txt[i + 2])) < 0)
+				h1 = txtlen - i < 3 ? -1 :
+				    hexval((unsigned char)txt[i + 1]);
+				h2 = h1 < 0 ? -1 :
+				    hexval((unsigned char)txt[i + 2]);
+				if (h2 < 0)
 					bad = true;
 				else {
 					d[o++] = (unsigned char)(h1 << 4 | h2);
@@ -312,7 +314,8 @@ skip_comment(struct parser *p)
 		}
 		if (c == '(') {
 			if (++depth > FROM_COMMENT_DEPTH)
-				return fail(p, E_SYNTAX, "comments nested too deep");
+				return fail(p, E_SYNTAX,
+				    "comments nested too deep");
 		} else if (c == ')') {
 			if (--depth == 0) {
 				if (text_hides_address(p->s + start,
@@ -428,11 +431,17 @@ addr_spec(struct parser *p, size_t local, char **out)
 			return fail(p, E_SYNTAX, "bad dot in local part");
 		for (k = local; k + 1 < p->i; k++)
 			if (p->s[k] == '.' && p->s[k + 1] == '.')
-				return fail(p, E_SYNTAX, "bad dot in local part");
+				return fail(p, E_SYNTAX,
+				    "bad dot in local part");
 		for (k = local; k + 1 < p->i; k++)
 			if (p->s[k] == '=' && p->s[k + 1] == '?')
 				return fail(p, E_SYNTAX,
 				    "encoded-word in the address");
+		/* "a\uff20b@evil.test" reads as a@b to a person */
+		if (has_at_like((const unsigned char *)p->s + local,
+		    p->i - local, 0))
+			return fail(p, E_SYNTAX,
+			    "address-like text in the local part");
 	}
 	if (p->i >= p->n || p->s[p->i] != '@')
 		return fail(p, E_SYNTAX, "no '@' in the address");
@@ -576,7 +585,8 @@ unfold(struct buf *b, const char *v, size_t n, const char **why)
 				*why = "bare CR";
 				return E_SYNTAX;
 			}
-			if (i + eol >= n || !is_wsp((unsigned char)v[i + eol])) {
+			if (i + eol >= n ||
+			    !is_wsp((unsigned char)v[i + eol])) {
 				*why = "line end inside the field";
 				return E_SYNTAX;
 			}
@@ -595,6 +605,7 @@ unfold(struct buf *b, const char *v, size_t n, const char **why)
 	return 0;
 }
 
+/* msg_from_parse - the single address of one From: value */
 int
 msg_from_parse(const char *value, size_t len, char **addr, const char **why)
 {
@@ -673,6 +684,7 @@ name_is_from(const char *s, size_t n)
 	return n == 4 && strncasecmp(s, "from", 4) == 0;
 }
 
+/* msg_from_extract - find the only From: field, then parse it */
 int
 msg_from_extract(const char *hdr, size_t len, char **addr, const char **why)
 {

@@ -182,6 +182,7 @@ parse(struct passwd_db *db, const char *file, char *text, size_t len,
 	return 0;
 }
 
+/* passwd_db_load - read FILE into a new db (a reload is a new load) */
 int
 passwd_db_load(struct passwd_db **out, const char *file, char **err)
 {
@@ -228,6 +229,7 @@ out:
 	return r;
 }
 
+/* passwd_db_free - release db, clearing the hashes; NULL does nothing */
 void
 passwd_db_free(struct passwd_db *db)
 {
@@ -245,6 +247,7 @@ passwd_db_free(struct passwd_db *db)
 	free(db);
 }
 
+/* passwd_db_verify - user and pass match; unknown users cost a hash too */
 bool
 passwd_db_verify(const struct passwd_db *db, const char *user,
     const char *pass)
@@ -276,6 +279,7 @@ passwd_db_verify(const struct passwd_db *db, const char *user,
 	return ok;
 }
 
+/* passwd_hash - a new yescrypt hash with a fresh salt, or NULL */
 char *
 passwd_hash(const char *pass)
 {

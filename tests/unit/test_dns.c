@@ -1,0 +1,516 @@
+/* test_dns - the table back end, the wire-format parser, resolver
+   addresses and the libunbound back end's own deadline */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testlib.h"
+#include "dns/dns.h"
+#include "util/err.h"
+
+/* ---- a callback that keeps a copy of what it saw ---- */
+
+struct seen {
+	int calls;
+	enum dns_status status;
+	size_t nrrs;
+	char first[256];	/* the first record, as text */
+	char qname[256];
+};
+
+static void
+record(void *arg, const struct dns_answer *a)
+{
+	struct seen *s = arg;
+	char ip[INET6_ADDRSTRLEN];
+
+	s->calls++;
+	s->status = a->status;
+	s->nrrs = a->nrrs;
+	snprintf(s->qname, sizeof(s->qname), "%s", a->qname ? a->qname : "");
+	s->first[0] = '\0';
+	if (a->nrrs == 0)
+		return;
+	switch (a->rrs[0].type) {
+	case DNS_T_A:
+	case DNS_T_AAAA:
+		inet_ntop(a->rrs[0].type == DNS_T_A ? AF_INET : AF_INET6,
+		    a->rrs[0].addr, ip, sizeof(ip));
+		snprintf(s->first, sizeof(s->first), "%s", ip);
+		break;
+	case DNS_T_MX:
+		snprintf(s->first, sizeof(s->first), "%u %s", a->rrs[0].pref,
+		    a->rrs[0].name);
+		break;
+	case DNS_T_TXT: {
+		int n = snprintf(s->first, sizeof(s->first), "%zu:",
+		    a->rrs[0].nparts);
+		size_t l = a->rrs[0].txt_len;
+
+		if (l > sizeof(s->first) - (size_t)n - 1)
+			l = sizeof(s->first) - (size_t)n - 1;
+		memcpy(s->first + n, a->rrs[0].txt, l);
+		s->first[n + (int)l] = '\0';
+		break;
+	}
+	default:
+		snprintf(s->first, sizeof(s->first), "%s",
+		    a->rrs[0].name ? a->rrs[0].name : "");
+	}
+}
+
+/* ---- the table back end ---- */
+
+static struct dns_resolver *
+sample_table(void)
+{
+	static const char *const spf[] = { "v=spf1 ", "-all" };
+	static const char *const other[] = { "hello" };
+	struct dns_resolver *r = dns_resolver_new_table();
+	uint8_t a4[4] = { 192, 0, 2, 1 }, a6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+
+	dns_table_add_txt(r, "Example.COM.", spf, 2);
+	dns_table_add_txt(r, "example.com", other, 1);
+	dns_table_add_addr(r, "mail.example.com", AF_INET, a4);
+	a6[15] = 1;
+	dns_table_add_addr(r, "mail.example.com", AF_INET6, a6);
+	dns_table_add_mx(r, "example.com", 10, "Mail.Example.com.");
+	dns_table_add_name(r, "1.2.0.192.in-addr.arpa", DNS_T_PTR,
+	    "mail.example.com");
+	dns_table_add_name(r, "www.example.com", DNS_T_CNAME,
+	    "mail.example.com");
+	dns_table_add_name(r, "loop1.example.com", DNS_T_CNAME,
+	    "loop2.example.com");
+	dns_table_add_name(r, "loop2.example.com", DNS_T_CNAME,
+	    "loop1.example.com");
+	dns_table_add_addr(r, "deep.below.example.net", AF_INET, a4);
+	dns_table_set_timeout(r, "slow.example.com");
+	dns_table_set_timeout_empty(r, "half.example.com");
+	dns_table_add_txt(r, "half.example.com", other, 1);
+	dns_table_set_exists(r, "empty.example.com");
+	return r;
+}
+
+static void
+test_table(void)
+{
+	static const struct {
+		const char *name;
+		enum dns_type type;
+		enum dns_status status;
+		size_t nrrs;
+		const char *first;
+		const char *what;
+	} cases[] = {
+		{ "example.com", DNS_T_TXT, DNS_OK, 2, "2:v=spf1 -all",
+		    "TXT strings joined, parts kept, case and dot ignored" },
+		{ "EXAMPLE.com.", DNS_T_MX, DNS_OK, 1, "10 mail.example.com",
+		    "MX with the exchange lower-cased, no trailing dot" },
+		{ "mail.example.com", DNS_T_A, DNS_OK, 1, "192.0.2.1", "A" },
+		{ "mail.example.com", DNS_T_AAAA, DNS_OK, 1, "2001:db8::1",
+		    "AAAA" },
+		{ "1.2.0.192.in-addr.arpa", DNS_T_PTR, DNS_OK, 1,
+		    "mail.example.com", "PTR" },
+		{ "www.example.com", DNS_T_A, DNS_OK, 1, "192.0.2.1",
+		    "CNAME followed for A" },
+		{ "www.example.com", DNS_T_CNAME, DNS_OK, 1,
+		    "mail.example.com", "CNAME asked for itself" },
+		{ "loop1.example.com", DNS_T_A, DNS_SERVFAIL, 0, "",
+		    "CNAME loop ends in SERVFAIL" },
+		{ "mail.example.com", DNS_T_TXT, DNS_NODATA, 0, "",
+		    "name with other types only is NODATA" },
+		{ "nothere.example.com", DNS_T_A, DNS_NXDOMAIN, 0, "",
+		    "unknown name is NXDOMAIN" },
+		{ "below.example.net", DNS_T_A, DNS_NODATA, 0, "",
+		    "empty non-terminal is NODATA" },
+		{ "empty.example.com", DNS_T_TXT, DNS_NODATA, 0, "",
+		    "name marked as existing is NODATA" },
+		{ "slow.example.com", DNS_T_A, DNS_TIMEOUT, 0, "",
+		    "timeout name, any type" },
+		{ "half.example.com", DNS_T_A, DNS_TIMEOUT, 0, "",
+		    "timeout-empty name, type without records" },
+		{ "half.example.com", DNS_T_TXT, DNS_OK, 1, "1:hello",
+		    "timeout-empty name, type with records" },
+	};
+	struct dns_resolver *r = sample_table();
+	struct seen seen[sizeof(cases) / sizeof(cases[0])];
+	size_t i;
+
+	memset(seen, 0, sizeof(seen));
+	CHECK_INT(dns_resolver_fd(r), -1, "table has no descriptor");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK_INT(dns_query(r, cases[i].name, cases[i].type, record,
+		    &seen[i]), 0, cases[i].what);
+	CHECK_INT(seen[0].calls, 0, "no callback inside dns_query");
+	CHECK_INT(dns_resolver_pending(r), sizeof(cases) / sizeof(cases[0]),
+	    "every query pending before processing");
+	CHECK_INT(dns_resolver_wait(r), 0, "wait returns 0");
+	CHECK_INT(dns_resolver_pending(r), 0, "nothing pending after wait");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_INT(seen[i].calls, 1, cases[i].what);
+		CHECK_STR(dns_status_str(seen[i].status),
+		    dns_status_str(cases[i].status), cases[i].what);
+		CHECK_INT(seen[i].nrrs, cases[i].nrrs, cases[i].what);
+		CHECK_STR(seen[i].first, cases[i].first, cases[i].what);
+		CHECK_STR(seen[i].qname, cases[i].name, cases[i].what);
+	}
+	CHECK_INT(dns_query(r, "a..b.example", DNS_T_A, record, &seen[0]),
+	    E_INVAL, "empty label refused");
+	CHECK_INT(dns_query(r, "a123456789012345678901234567890123456789012345"
+	    "678901234567890123.example", DNS_T_A, record, &seen[0]),
+	    E_INVAL, "64-octet label refused");
+	CHECK_INT(dns_resolver_pending(r), 0, "refused queries not pending");
+	dns_resolver_free(r);
+}
+
+/* chained - a callback that starts another query (as SPF does) */
+struct chain {
+	struct dns_resolver *r;
+	struct seen second;
+	int first_calls;
+};
+
+static void
+chained(void *arg, const struct dns_answer *a)
+{
+	struct chain *c = arg;
+
+	c->first_calls++;
+	dns_query(c->r, a->rrs[0].name, DNS_T_A, record, &c->second);
+}
+
+static void
+test_table_chained_queries(void)
+{
+	struct chain c = { 0 };
+
+	c.r = sample_table();
+	dns_query(c.r, "example.com", DNS_T_MX, chained, &c);
+	CHECK_INT(dns_resolver_process(c.r), 1, "process answers one round");
+	CHECK_INT(dns_resolver_pending(c.r), 1, "the chained query waits");
+	dns_resolver_wait(c.r);
+	CHECK_INT(c.first_calls, 1, "first callback once");
+	CHECK_INT(c.second.calls, 1, "chained callback once");
+	CHECK_STR(c.second.first, "192.0.2.1", "chained answer");
+	dns_resolver_free(c.r);
+}
+
+static void
+test_txt_with_nul(void)
+{
+	static const char s0[] = { 'a', '\0', 'b' };
+	const char *strs[] = { s0 };
+	size_t lens[] = { 3 };
+	struct dns_resolver *r = dns_resolver_new_table();
+	struct seen s = { 0 };
+
+	dns_table_add_txt_len(r, "nul.example", strs, lens, 1);
+	dns_query(r, "nul.example", DNS_T_TXT, record, &s);
+	dns_resolver_wait(r);
+	CHECK_INT(s.status, DNS_OK, "TXT holding a NUL answers");
+	CHECK(memcmp(s.first, "1:a\0b", 5) == 0, "TXT keeps the NUL byte");
+	dns_resolver_free(r);
+}
+
+/* ---- wire format ---- */
+
+struct pkt {
+	uint8_t b[1024];
+	size_t n;
+};
+
+static void
+put(struct pkt *p, const void *d, size_t n)
+{
+	memcpy(p->b + p->n, d, n);
+	p->n += n;
+}
+
+static void
+put16(struct pkt *p, unsigned v)
+{
+	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+
+	put(p, b, 2);
+}
+
+static void
+put_name(struct pkt *p, const char *name)
+{
+	const char *s = name;
+
+	while (*s) {
+		const char *dot = strchr(s, '.');
+		size_t l = dot ? (size_t)(dot - s) : strlen(s);
+		uint8_t lb = (uint8_t)l;
+
+		put(p, &lb, 1);
+		put(p, s, l);
+		s += l;
+		if (*s == '.')
+			s++;
+	}
+	put(p, "", 1);
+}
+
+/* header - id 1, QR+RD+RA, rcode; one question; an answers */
+static void
+header(struct pkt *p, int rcode, unsigned an, const char *qname,
+    unsigned qtype)
+{
+	p->n = 0;
+	put16(p, 1);
+	put16(p, 0x8180 | (unsigned)rcode);
+	put16(p, 1);
+	put16(p, an);
+	put16(p, 0);
+	put16(p, 0);
+	put_name(p, qname);
+	put16(p, qtype);
+	put16(p, 1);
+}
+
+/* rr_head - owner as a pointer to the question name (offset 12) */
+static void
+rr_head(struct pkt *p, unsigned type, unsigned rdlen)
+{
+	put16(p, 0xc00c);
+	put16(p, type);
+	put16(p, 1);
+	put16(p, 0);
+	put16(p, 300);
+	put16(p, rdlen);
+}
+
+static void
+test_wire(void)
+{
+	struct dns_answer a;
+	struct pkt p;
+	uint8_t addr[4] = { 192, 0, 2, 9 };
+	uint8_t tlsa[5] = { 3, 1, 1, 0xab, 0xcd };
+	size_t at;
+
+	/* A */
+	header(&p, 0, 1, "example.com", 1);
+	rr_head(&p, 1, 4);
+	put(&p, addr, 4);
+	CHECK_INT(dns_parse_packet(p.b, p.n, DNS_T_A, &a), 0, "A parses");
+	CHECK_INT(a.status, DNS_OK, "A status");
+	CHECK_INT(a.nrrs, 1, "A count");
+	CHECK(a.nrrs == 1 && memcmp(a.rrs[0].addr, addr, 4) == 0, "A addr");
+	CHECK_INT(a.nrrs ? a.rrs[0].ttl : 0, 300, "A ttl");
+	dns_answer_fini(&a);
+
+	/* MX whose exchange is "mail" + pointer to the question name */
+	header(&p, 0, 1, "example.com", 15);
+	rr_head(&p, 15, 2 + 5 + 2);
+	put16(&p, 20);
+	put(&p, "\4mail", 5);
+	put(&p, "\300\014", 2);
+	CHECK_INT(dns_parse_packet(p.b, p.n, DNS_T_MX, &a), 0,
+	    "MX with a compressed exchange parses");
+	CHECK_INT(a.nrrs ? a.rrs[0].pref : 0, 20, "MX preference");
+	CHECK_STR(a.nrrs ? a.rrs[0].name : NULL, "mail.example.com",
+	    "MX exchange decompressed");
+	dns_answer_fini(&a);
+
+	/* TXT of two strings */
+	header(&p, 0, 1, "example.com", 16);
+	rr_head(&p, 16, 1 + 7 + 1 + 4);
+	put(&p, "\7v=spf1 \4-all", 13);
+	CHECK_INT(dns_parse_packet(p.b, p.n, DNS_T_TXT, &a), 0, "TXT parses");
+	CHECK_STR(a.nrrs ? a.rrs[0].txt : NULL, "v=spf1 -all",
+	    "TXT strings concatenated");
+	CHECK_INT(a.nrrs ? a.rrs[0].nparts : 0, 2, "TXT keeps two parts");
+	CHECK_INT(a.nrrs && a.rrs[0].nparts == 2 ? a.rrs[0].parts[0] : 0, 7,
+	    "TXT first part length");
+	dns_answer_fini(&a);
+
+	/* CNAME then A: for an A query only the A record is kept */
+	header(&p, 0, 2, "www.example.com", 1);
+	rr_head(&p, 5, 2);
+	at = p.n;
+	put(&p, "\300\020", 2);	/* -> "example.com" inside the question */
+	put16(&p, 0xc000 | (unsigned)at);
+	put16(&p, 1);
+	put16(&p, 1);
+	put16(&p, 0);
+	put16(&p, 60);
+	put16(&p, 4);
+	put(&p, addr, 4);
+	CHECK_INT(dns_parse_packet(p.b, p.n, DNS_T_A, &a), 0,
+	    "CNAME chain parses");
+	CHECK_INT(a.nrrs, 1, "CNAME skipped for an A query");
+	dns_answer_fini(&a);
+	CHECK_INT(dns_parse_packet(p.b, p.n, DNS_T_CNAME, &a), 0,
+	    "CNAME query parses");
+	CHECK_STR(a.nrrs ? a.rrs[0].name : NULL, "example.com",
+	    "CNAME target decompressed");
+	dns_answer_fini(&a);
+
+	/* PTR */
+	header(&p, 0, 1, "9.2.0.192.in-addr.arpa", 12);
+	rr_head(&p, 12, 12);
+	put_name(&p, "mx.example");
+	CHECK_INT(dns_parse_packet(p.b, p.n, DNS_T_PTR, &a), 0, "PTR parses");
+	CHECK_STR(a.nrrs ? a.rrs[0].name : NULL, "mx.example", "PTR name");
+	dns_answer_fini(&a);
+
+	/* TLSA: raw rdata */
+	header(&p, 0, 1, "_25._tcp.mx.example", 52);
+	rr_head(&p, 52, 5);
+	put(&p, tlsa, 5);
+	CHECK_INT(dns_parse_packet(p.b, p.n, DNS_T_TLSA, &a), 0,
+	    "TLSA parses");
+	CHECK_INT(a.nrrs ? a.rrs[0].rdata_len : 0, 5, "TLSA rdata length");
+	CHECK(a.nrrs && memcmp(a.rrs[0].rdata, tlsa, 5) == 0, "TLSA rdata");
+	dns_answer_fini(&a);
+
+	/* rcodes */
+	header(&p, 3, 0, "nx.example", 1);
+	dns_parse_packet(p.b, p.n, DNS_T_A, &a);
+	CHECK_INT(a.status, DNS_NXDOMAIN, "RCODE 3 is NXDOMAIN");
+	header(&p, 0, 0, "nodata.example", 1);
+	dns_parse_packet(p.b, p.n, DNS_T_A, &a);
+	CHECK_INT(a.status, DNS_NODATA, "NOERROR, no answer is NODATA");
+	header(&p, 2, 0, "sf.example", 1);
+	dns_parse_packet(p.b, p.n, DNS_T_A, &a);
+	CHECK_INT(a.status, DNS_SERVFAIL, "RCODE 2 is SERVFAIL");
+	header(&p, 5, 0, "ref.example", 1);
+	dns_parse_packet(p.b, p.n, DNS_T_A, &a);
+	CHECK_INT(a.status, DNS_SERVFAIL, "REFUSED counts as SERVFAIL");
+
+	/* malformed messages */
+	CHECK_INT(dns_parse_packet(p.b, 11, DNS_T_A, &a), E_SYNTAX,
+	    "short header");
+	header(&p, 0, 1, "example.com", 1);
+	rr_head(&p, 1, 4);
+	put(&p, addr, 3);
+	CHECK_INT(dns_parse_packet(p.b, p.n, DNS_T_A, &a), E_SYNTAX,
+	    "rdata past the end");
+	CHECK_INT(a.status, DNS_ERROR, "malformed is DNS_ERROR");
+	header(&p, 0, 1, "example.com", 1);
+	rr_head(&p, 1, 3);
+	put(&p, addr, 3);
+	CHECK_INT(dns_parse_packet(p.b, p.n, DNS_T_A, &a), E_SYNTAX,
+	    "A of 3 octets");
+	header(&p, 0, 1, "example.com", 16);
+	rr_head(&p, 16, 3);
+	put(&p, "\5ab", 3);
+	CHECK_INT(dns_parse_packet(p.b, p.n, DNS_T_TXT, &a), E_SYNTAX,
+	    "TXT string longer than its rdata");
+	header(&p, 0, 1, "example.com", 15);
+	at = p.n;
+	rr_head(&p, 15, 4);
+	put16(&p, 1);
+	put16(&p, 0xc000 | (unsigned)(at + 14));	/* points at itself */
+	CHECK_INT(dns_parse_packet(p.b, p.n, DNS_T_MX, &a), E_SYNTAX,
+	    "compression loop");
+	p.n = 0;
+	put16(&p, 1);
+	put16(&p, 0x8180);
+	put16(&p, 1);
+	put16(&p, 0);
+	put16(&p, 0);
+	put16(&p, 0);
+	put(&p, "\300\014", 2);	/* the question name points at itself */
+	put16(&p, 1);
+	put16(&p, 1);
+	CHECK_INT(dns_parse_packet(p.b, p.n, DNS_T_A, &a), E_SYNTAX,
+	    "self-pointing question name");
+}
+
+/* ---- resolver addresses and the unbound deadline ---- */
+
+static void
+test_resolver_addresses(void)
+{
+	static const struct {
+		const char *server;
+		int want;
+	} cases[] = {
+		{ "127.0.0.1", 0 }, { "127.0.0.1@5353", 0 }, { "::1@53", 0 },
+		{ "localhost", E_INVAL }, { "127.0.0.1@", E_INVAL },
+		{ "127.0.0.1@0", E_INVAL }, { "127.0.0.1@65536", E_INVAL },
+		{ "127.0.0.1@53x", E_INVAL }, { "@53", E_INVAL },
+		{ "1.2.3.4.5", E_INVAL },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dns_resolver *r = NULL;
+		char *err = NULL;
+
+		CHECK_INT(dns_resolver_new(&r, cases[i].server, &err),
+		    cases[i].want, cases[i].server);
+		CHECK(cases[i].want == 0 ? err == NULL && r != NULL :
+		    err != NULL && r == NULL, cases[i].server);
+		free(err);
+		dns_resolver_free(r);
+	}
+}
+
+static void
+test_unbound_deadline(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	struct dns_resolver *r;
+	struct seen s = { 0 };
+	struct timespec t0, t1;
+	char server[64], *err = NULL;
+	double took;
+	int fd;
+
+	/* A UDP socket on loopback that never answers. */
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &sl) != 0) {
+		CHECK(0, "silent server socket");
+		return;
+	}
+	snprintf(server, sizeof(server), "127.0.0.1@%u", ntohs(sin.sin_port));
+	if (dns_resolver_new(&r, server, &err) != 0) {
+		CHECK(0, err ? err : "resolver");
+		free(err);
+		close(fd);
+		return;
+	}
+	dns_set_timeout(r, 300);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_INT(dns_query(r, "silent.example", DNS_T_TXT, record, &s), 0,
+	    "query to a silent server starts");
+	CHECK(dns_resolver_fd(r) >= 0, "unbound back end has a descriptor");
+	CHECK(dns_resolver_timeout_ms(r) > 0 &&
+	    dns_resolver_timeout_ms(r) <= 300, "deadline reported");
+	dns_resolver_wait(r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	CHECK_INT(s.calls, 1, "silent server: callback once");
+	CHECK_STR(dns_status_str(s.status), "timeout",
+	    "silent server: DNS_TIMEOUT");
+	CHECK(took >= 0.25 && took < 3.0, "deadline of 300 ms kept");
+	CHECK_INT(dns_resolver_timeout_ms(r), -1, "no deadline left");
+	dns_resolver_free(r);
+	close(fd);
+}
+
+int
+main(void)
+{
+	test_table();
+	test_table_chained_queries();
+	test_txt_with_nul();
+	test_wire();
+	test_resolver_addresses();
+	test_unbound_deadline();
+	return test_done();
+}

@@ -9,6 +9,7 @@
  */
 #include "deliver/maildir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,6 +31,7 @@
 struct maildir_batch {
 	char *root;
 	char host[NAME_PART_MAX + 1];
+	bool recheck;		/* look in cur/ too (see maildir.h) */
 	char **dirs;		/* new/ directories to fsync at commit */
 	size_t ndirs;
 	size_t capdirs;
@@ -365,6 +367,35 @@ fail:
 	return -1;
 }
 
+/* maildir_batch_recheck - see maildir.h */
+void
+maildir_batch_recheck(struct maildir_batch *b, bool on)
+{
+	b->recheck = on;
+}
+
+/* in_cur - a file for this delivery already sits in cur/ (the reader
+   moved it there, adding ":2,FLAGS"); one readdir, so only on recheck */
+static bool
+in_cur(const char *dir, const char *base)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	size_t n = strlen(base);
+	bool found = false;
+	DIR *d;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/cur", dir) >= sizeof(path))
+		return false;
+	if ((d = opendir(path)) == NULL)
+		return false;
+	while (!found && (de = readdir(d)) != NULL)
+		found = strncmp(de->d_name, base, n) == 0 &&
+		    (de->d_name[n] == ',' || de->d_name[n] == ':');
+	closedir(d);
+	return found;
+}
+
 /* maildir_batch_deliver - write, fdatasync and link one message */
 int
 maildir_batch_deliver(struct maildir_batch *b, const char *address,
@@ -394,6 +425,14 @@ maildir_batch_deliver(struct maildir_batch *b, const char *address,
 	    base, b->conv_len, b->conv_crlf_len) >= sizeof(dst))
 		return E_INVAL;
 
+	/* After a crash the reader may have moved our earlier copy from new/
+	   to cur/; the caller asks for this (rare, costly) look when the
+	   message may have been delivered before. */
+	if (b->recheck && in_cur(dir, base)) {
+		log_info(queue_id, "maildir already in cur/ index=%u",
+		    rcpt_index);
+		return 0;
+	}
 	for (tries = 0; tries < 2; tries++) {
 		if (write_tmp(tmp, b->conv, b->conv_len, &e) == 0)
 			break;

@@ -46,6 +46,13 @@ int
 maildir_batch_deliver(struct maildir_batch *b, const char *address,
     const char *folder, const char *queue_id, unsigned rcpt_index,
     const char *msg, size_t len);
+/* maildir_batch_recheck - with on, later deliveries first look in cur/
+   for a copy with the same name (a mail reader moves new/NAME to
+   cur/NAME:2,FLAGS) and count it as delivered.  It costs a readdir of
+   cur/, so the queue manager turns it on only for a message that may
+   have been delivered before (queued before it started, or retried). */
+void
+maildir_batch_recheck(struct maildir_batch *b, bool on);
 /* maildir_batch_commit - fsync every new/ directory touched since the
    last commit; 0 when all the batch's deliveries are durable */
 int

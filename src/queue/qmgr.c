@@ -40,6 +40,7 @@ struct qmgr {
 	struct qmgr_params p;
 	char *mail_dir;
 	struct maildir_batch *mb;
+	int64_t started;	/* real time qmgr_new ran */
 	struct qstate *st;	/* sorted by id */
 	size_t nst;
 	size_t capst;
@@ -74,6 +75,7 @@ qmgr_new_params(struct spool *sp, const struct qmgr_params *p)
 	if (q->p.batch > BATCH_MAX)
 		q->p.batch = BATCH_MAX;
 	q->mb = maildir_batch_new(q->mail_dir);
+	q->started = (int64_t)time(NULL);
 	return q;
 }
 
@@ -322,6 +324,17 @@ run_batch(struct qmgr *q, char **ids, size_t n, int64_t t,
 			continue;
 		}
 		live[i] = true;
+		/* Queued before this manager started (an earlier one may have
+		   delivered it and died) or tried before: the reader may have
+		   moved a copy to cur/ already, so look there too. */
+		{
+			bool found;
+			size_t k = state_find(q, ids[i], &found);
+
+			maildir_batch_recheck(q->mb,
+			    spool_id_time(ids[i]) <= q->started ||
+			    (found && q->st[k].attempts > 0));
+		}
 		deliver_job(q, &jobs[i]);
 	}
 	/* One fsync per touched new/ directory for the whole batch. */

@@ -279,6 +279,40 @@ test_errors(void)
 }
 
 static void
+test_recheck_cur(void)
+{
+	struct maildir_batch *b;
+	char qid[32], name[512], from[1024], to[1100];
+
+	spool_new_id(NULL, qid);
+	CHECK_INT(maildir_deliver(root, "reader@example.test", NULL, qid, 0,
+	    msg, strlen(msg)), 0, "cur: first delivery");
+	/* The mail reader saw it: new/NAME becomes cur/NAME:2,S */
+	count_dir(sub("example.test/reader/new"), name, sizeof(name));
+	snprintf(from, sizeof(from), "%s/example.test/reader/new/%s", root,
+	    name);
+	snprintf(to, sizeof(to), "%s/example.test/reader/cur/%s:2,S", root,
+	    name);
+	CHECK_INT(rename(from, to), 0, "cur: reader moves it");
+	b = maildir_batch_new(root);
+	maildir_batch_recheck(b, true);
+	CHECK_INT(maildir_batch_deliver(b, "reader@example.test", NULL, qid, 0,
+	    msg, strlen(msg)), 0, "cur: repeated delivery with recheck");
+	CHECK_INT(maildir_batch_commit(b), 0, "cur: commit");
+	CHECK_INT(count_dir(sub("example.test/reader/new"), NULL, 0), 0,
+	    "cur: no second copy in new/");
+	CHECK_INT(count_dir(sub("example.test/reader/cur"), NULL, 0), 1,
+	    "cur: still one copy in cur/");
+	/* Another index is another delivery, even with recheck on. */
+	CHECK_INT(maildir_batch_deliver(b, "reader@example.test", NULL, qid, 1,
+	    msg, strlen(msg)), 0, "cur: other index");
+	maildir_batch_commit(b);
+	CHECK_INT(count_dir(sub("example.test/reader/new"), NULL, 0), 1,
+	    "cur: other index delivered");
+	maildir_batch_free(b);
+}
+
+static void
 test_batch(void)
 {
 	struct maildir_batch *b;
@@ -319,6 +353,7 @@ main(void)
 	test_escapes();
 	test_errors();
 	test_batch();
+	test_recheck_cur();
 	rm_rf(root);
 	return test_done();
 }

@@ -413,6 +413,50 @@ test_crash_redelivery(void)
 	    "crash: exactly one copy");
 	CHECK_INT(queued("crash"), 0, "crash: spool empty");
 	qmgr_free(q);
+
+	/* Again, but the reader moved the first copy to cur/ before the
+	   restarted manager ran. */
+	queue_msg(sp, "s@remote.example", rc, 1, "twice?\r\n", id);
+	spool_load(sp, id, &m);
+	maildir_deliver(md, "demo@example.test", NULL, id, 0, m.msg,
+	    m.msg_len);
+	spool_message_fini(&m);
+	{
+		char newd[1024], curd[1024], name[512], a[2048], b[2100];
+		DIR *d;
+		struct dirent *de;
+
+		snprintf(newd, sizeof(newd), "%s/example.test/demo/new", md);
+		snprintf(curd, sizeof(curd), "%s/example.test/demo/cur", md);
+		name[0] = '\0';
+		if ((d = opendir(newd)) != NULL) {
+			while ((de = readdir(d)) != NULL)
+				if (strstr(de->d_name, id) != NULL)
+					snprintf(name, sizeof(name), "%s",
+					    de->d_name);
+			closedir(d);
+		}
+		snprintf(a, sizeof(a), "%s/%s", newd, name);
+		snprintf(b, sizeof(b), "%s/%s:2,S", curd, name);
+		CHECK(name[0] && rename(a, b) == 0, "crash: reader moved it");
+	}
+	{
+		struct qmgr_params p;
+
+		memset(&p, 0, sizeof(p));
+		p.mail_dir = md;
+		p.is_local = is_local;
+		p.now = test_clock;
+		q = qmgr_new_params(sp, &p);	/* started after the queueing */
+	}
+	CHECK_INT(qmgr_run_once(q, &dl, &df), 0, "crash: run after restart");
+	CHECK_INT(dl, 1, "crash: counted delivered again");
+	CHECK_INT(count("crash-mail/example.test/demo/new"), 1,
+	    "crash: no copy added to new/");
+	CHECK_INT(count("crash-mail/example.test/demo/cur"), 1,
+	    "crash: the copy in cur/ is the only one");
+	CHECK_INT(queued("crash"), 0, "crash: spool empty again");
+	qmgr_free(q);
 	spool_close(sp);
 }
 

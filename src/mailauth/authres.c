@@ -648,9 +648,14 @@ authres_parse(struct authres *ar, const char *v, size_t n)
 	if ((r = skip_cfws(&ps)) < 0)
 		goto out;
 	start = ps.i;
+	if (start >= n) {
+		r = E_SYNTAX;
+		goto out;
+	}
 	if ((r = value(&ps, &ar->authserv_id)) < 0)
 		goto out;
-	if (ar->authserv_id[0] == '\0') {
+	/* An empty quoted-string is a valid value; nothing at all is not. */
+	if (ar->authserv_id[0] == '\0' && v[start] != '"') {
 		r = E_SYNTAX;
 		goto out;
 	}

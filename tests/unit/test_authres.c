@@ -242,7 +242,11 @@ static const struct parse_case parse_cases[] = {
 	{ "trailing semicolon", " mx.example; spf=pass smtp.mailfrom=a.example;"
 	    " ", 0, "mx.example", 0, 1, 0, "spf", "pass", NULL, NULL, "smtp",
 	    "mailfrom", "a.example" },
+	{ "empty quoted authserv-id", " \"\"; spf=pass", 0, "", 0, 1, 0,
+	    "spf", "pass", NULL, NULL, NULL, NULL, NULL },
 	/* Broken fields. */
+	{ "white space only", " \t ", E_SYNTAX, NULL, 0, 0, 0, NULL, NULL,
+	    NULL, NULL, NULL, NULL, NULL },
 	{ "empty", "", E_SYNTAX, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, NULL,
 	    NULL, NULL },
 	{ "id only", " mx.example", E_SYNTAX, NULL, 0, 0, 0, NULL, NULL, NULL,

@@ -638,6 +638,16 @@ out:
 	return r;
 }
 
+/* spool_counters - renames into queue/ and fsyncs of queue/ so far */
+void
+spool_counters(struct spool *sp, uint64_t *renames, uint64_t *dir_syncs)
+{
+	pthread_mutex_lock(&sp->lock);
+	*renames = sp->renamed;
+	*dir_syncs = sp->rounds;
+	pthread_mutex_unlock(&sp->lock);
+}
+
 /* spool_abort - remove an unpublished entry */
 void
 spool_abort(struct spool *sp, struct spool_entry *e)
@@ -675,7 +685,7 @@ spool_parse(const void *data, size_t n, struct spool_message *m,
 	size_t off, len, body, nr = 0, cap = 0;
 	uint32_t version;
 	uint64_t a;
-	int type, last = 0, k;
+	int type, last = REC_VERSION, k;
 	bool have_from = false, have_arrival = false, have_msg = false;
 
 	memset(&tmp, 0, sizeof(tmp));

@@ -110,6 +110,10 @@ int spool_sync(struct spool_entry *e);
 /* spool_publish - rename each synced entry (error == 0) into queue/ and
    fsync the directory once; failed entries are removed.  Thread-safe. */
 int spool_publish(struct spool *sp, struct spool_entry *const *e, size_t n);
+/* spool_counters - how many publishes renamed into queue/ and how many
+   directory fsyncs covered them (group commit makes the second smaller) */
+void spool_counters(struct spool *sp, uint64_t *renames,
+    uint64_t *dir_syncs);
 /* spool_abort - remove an unpublished entry */
 void spool_abort(struct spool *sp, struct spool_entry *e);
 

@@ -553,6 +553,7 @@ test_group_publish(struct spool *sp)
 	const void *parts[1] = { "msg\r\n" };
 	size_t lens[1] = { 5 }, i;
 	struct spool_message m;
+	uint64_t ren0, sync0, ren1, sync1;
 	int ok = 1;
 
 	for (i = 0; i < 5; i++) {
@@ -562,7 +563,11 @@ test_group_publish(struct spool *sp)
 		CHECK_INT(spool_sync(&ents[i]), 0, "batch sync");
 	}
 	ents[2].error = E_IO;	/* as if its fdatasync had failed */
+	spool_counters(sp, &ren0, &sync0);
 	CHECK_INT(spool_publish(sp, ep, 5), E_IO, "batch returns the error");
+	spool_counters(sp, &ren1, &sync1);
+	CHECK_INT(ren1 - ren0, 4, "batch: four renames");
+	CHECK_INT(sync1 - sync0, 1, "batch: one directory fsync for all");
 	for (i = 0; i < 5; i++) {
 		if (i == 2)
 			continue;
@@ -622,7 +627,9 @@ test_concurrent_publish(struct spool *sp)
 	size_t n, i;
 	int fails = 0, bad = 0;
 	struct spool_message m;
+	uint64_t ren0, sync0, ren1, sync1;
 
+	spool_counters(sp, &ren0, &sync0);
 	for (i = 0; i < 4; i++) {
 		a[i].sp = sp;
 		a[i].fails = 0;
@@ -633,6 +640,12 @@ test_concurrent_publish(struct spool *sp)
 		fails += a[i].fails;
 	}
 	CHECK_INT(fails, 0, "concurrent commits all succeed");
+	spool_counters(sp, &ren1, &sync1);
+	CHECK_INT(ren1 - ren0, 100, "threads: 100 renames");
+	CHECK(sync1 - sync0 >= 1 && sync1 - sync0 <= 100,
+	    "threads: at most one directory fsync per publish");
+	printf("group commit: 100 publishes from 4 threads, %llu dir fsyncs\n",
+	    (unsigned long long)(sync1 - sync0));
 	CHECK_INT(spool_scan(sp, &ids, &n), 0, "scan after threads");
 	CHECK_INT(n, 100, "100 distinct files from 4 threads");
 	for (i = 0; i < n; i++) {

@@ -35,6 +35,7 @@ struct spf_cli {
 	bool done;
 };
 
+/* usage - print the problem and the usage; the exit status */
 static int
 usage(const char *problem)
 {
@@ -68,6 +69,7 @@ json_str(struct buf *b, const char *s)
 	buf_append(b, "\"", 1);
 }
 
+/* on_done - the evaluation finished */
 static void
 on_done(void *arg, struct spf *s)
 {
@@ -153,6 +155,7 @@ parse_args(struct spf_cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* cmd_spf - smtpsctl spf */
 int
 cmd_spf(int argc, char **argv)
 {

@@ -41,6 +41,7 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* dns_name_ok - can name go into a query (labels 1-63, 253 in all)? */
 bool
 dns_name_ok(const char *name)
 {
@@ -62,6 +63,7 @@ dns_name_ok(const char *name)
 	return true;
 }
 
+/* dns_rr_copy - deep copy of one record */
 void
 dns_rr_copy(struct dns_rr *dst, const struct dns_rr *src)
 {
@@ -85,6 +87,7 @@ dns_rr_copy(struct dns_rr *dst, const struct dns_rr *src)
 	}
 }
 
+/* dns_rr_fini - release what one record holds */
 void
 dns_rr_fini(struct dns_rr *rr)
 {
@@ -95,6 +98,7 @@ dns_rr_fini(struct dns_rr *rr)
 	memset(rr, 0, sizeof(*rr));
 }
 
+/* dns_answer_fini - release the records of an answer */
 void
 dns_answer_fini(struct dns_answer *a)
 {
@@ -242,6 +246,7 @@ parse_rdata(const uint8_t *pkt, size_t len, size_t off, size_t rdlen,
 	}
 }
 
+/* dns_parse_packet - the answer records of type qtype in a DNS message */
 int
 dns_parse_packet(const uint8_t *pkt, size_t len, enum dns_type qtype,
     struct dns_answer *out)
@@ -355,6 +360,7 @@ bad:
 	return false;
 }
 
+/* dns_resolver_new - a libunbound resolver for the system or one server */
 int
 dns_resolver_new(struct dns_resolver **out, const char *server, char **err)
 {
@@ -394,6 +400,7 @@ dns_resolver_new(struct dns_resolver **out, const char *server, char **err)
 	return 0;
 }
 
+/* dns_resolver_free - cancel what is in flight and release everything */
 void
 dns_resolver_free(struct dns_resolver *r)
 {
@@ -414,6 +421,7 @@ dns_resolver_free(struct dns_resolver *r)
 	free(r);
 }
 
+/* dns_set_timeout - the per-query deadline in milliseconds */
 void
 dns_set_timeout(struct dns_resolver *r, int ms)
 {
@@ -459,6 +467,7 @@ out:
 		ub_resolve_free(res);
 }
 
+/* dns_query - start a query; the answer comes by callback */
 int
 dns_query(struct dns_resolver *r, const char *name, enum dns_type type,
     dns_callback *cb, void *arg)
@@ -546,12 +555,14 @@ deliver(struct dns_resolver *r)
 	return n;
 }
 
+/* dns_resolver_fd - the descriptor an event loop watches (-1: table) */
 int
 dns_resolver_fd(struct dns_resolver *r)
 {
 	return r->table ? -1 : ub_fd(r->ctx);
 }
 
+/* dns_resolver_process - read answers, expire late queries, call back */
 int
 dns_resolver_process(struct dns_resolver *r)
 {
@@ -561,6 +572,7 @@ dns_resolver_process(struct dns_resolver *r)
 	return deliver(r);
 }
 
+/* dns_resolver_timeout_ms - time until the earliest deadline (-1: none) */
 int
 dns_resolver_timeout_ms(const struct dns_resolver *r)
 {
@@ -578,6 +590,7 @@ dns_resolver_timeout_ms(const struct dns_resolver *r)
 	return first <= now ? 0 : (int)(first - now);
 }
 
+/* dns_resolver_wait - block until no query is pending (tools, tests) */
 int
 dns_resolver_wait(struct dns_resolver *r)
 {
@@ -596,12 +609,14 @@ dns_resolver_wait(struct dns_resolver *r)
 	return 0;
 }
 
+/* dns_resolver_pending - queries not yet answered */
 size_t
 dns_resolver_pending(const struct dns_resolver *r)
 {
 	return r->pending;
 }
 
+/* dns_status_str - a status as a short lower-case word */
 const char *
 dns_status_str(enum dns_status s)
 {

@@ -76,6 +76,7 @@ find_tname(const struct dns_resolver *r, const char *n)
 	return NULL;
 }
 
+/* dns_resolver_new_table - an empty in-memory table resolver */
 struct dns_resolver *
 dns_resolver_new_table(void)
 {
@@ -86,6 +87,7 @@ dns_resolver_new_table(void)
 	return r;
 }
 
+/* dns_table_add_txt_len - add a TXT record of strings with lengths */
 void
 dns_table_add_txt_len(struct dns_resolver *r, const char *name,
     const char *const *strings, const size_t *lens, size_t nstrings)
@@ -107,6 +109,7 @@ dns_table_add_txt_len(struct dns_resolver *r, const char *name,
 	rr->txt_len = len;
 }
 
+/* dns_table_add_txt - add a TXT record of NUL-terminated strings */
 void
 dns_table_add_txt(struct dns_resolver *r, const char *name,
     const char *const *strings, size_t nstrings)
@@ -120,6 +123,7 @@ dns_table_add_txt(struct dns_resolver *r, const char *name,
 	free(lens);
 }
 
+/* dns_table_add_addr - add an A or AAAA record */
 void
 dns_table_add_addr(struct dns_resolver *r, const char *name, int family,
     const void *addr)
@@ -130,6 +134,7 @@ dns_table_add_addr(struct dns_resolver *r, const char *name, int family,
 	memcpy(rr->addr, addr, family == AF_INET6 ? 16 : 4);
 }
 
+/* dns_table_add_mx - add an MX record */
 void
 dns_table_add_mx(struct dns_resolver *r, const char *name, uint16_t pref,
     const char *exchange)
@@ -140,6 +145,7 @@ dns_table_add_mx(struct dns_resolver *r, const char *name, uint16_t pref,
 	rr->name = norm_name(exchange);
 }
 
+/* dns_table_add_name - add a PTR, CNAME or NS record */
 void
 dns_table_add_name(struct dns_resolver *r, const char *name,
     enum dns_type type, const char *target)
@@ -149,18 +155,21 @@ dns_table_add_name(struct dns_resolver *r, const char *name,
 	rr->name = norm_name(target);
 }
 
+/* dns_table_set_timeout - every query for name times out */
 void
 dns_table_set_timeout(struct dns_resolver *r, const char *name)
 {
 	tname(r, name)->timeout = true;
 }
 
+/* dns_table_set_timeout_empty - types without records at name time out */
 void
 dns_table_set_timeout_empty(struct dns_resolver *r, const char *name)
 {
 	tname(r, name)->timeout_empty = true;
 }
 
+/* dns_table_set_exists - name exists even without records */
 void
 dns_table_set_exists(struct dns_resolver *r, const char *name)
 {
@@ -223,6 +232,7 @@ find_cname(const struct dns_resolver *r, const char *n)
 	return NULL;
 }
 
+/* dns_table_answer - answer one query from the table */
 void
 dns_table_answer(struct dns_resolver *r, struct dns_q *q)
 {
@@ -258,6 +268,7 @@ out:
 	free(n);
 }
 
+/* dns_table_free - release the records and name flags */
 void
 dns_table_free(struct dns_resolver *r)
 {

@@ -112,9 +112,10 @@ struct spf {
 
 /* ---- small helpers ---- */
 
-/* set_problem - remember why the result is an error (first reason wins) */
 static void set_problem(struct spf *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* set_problem - remember why the result is an error (first reason wins) */
 static void
 set_problem(struct spf *s, const char *fmt, ...)
 {
@@ -145,6 +146,7 @@ is_alnum(int c)
 	    (c >= '0' && c <= '9');
 }
 
+/* is_alpha - ASCII letter, whatever the locale */
 static bool
 is_alpha(int c)
 {
@@ -231,6 +233,7 @@ copy_answer(struct dns_answer *dst, const struct dns_answer *src)
 	}
 }
 
+/* free_answer - release a cached copy of an answer */
 static void
 free_answer(struct dns_answer *a)
 {
@@ -338,6 +341,7 @@ rr_matches(const struct spf *s, const struct dns_rr *rr, int cidr4,
 	return false;
 }
 
+/* addr_type - A or AAAA, as the client address asks */
 static enum dns_type
 addr_type(const struct spf *s)
 {
@@ -469,6 +473,7 @@ p_macro(struct spf *s, const char *domain, const char **out)
 
 /* ---- macros (RFC 7208 7) ---- */
 
+/* is_delim - one of the macro delimiters of RFC 7208 7.1 */
 static bool
 is_delim(int c)
 {
@@ -1113,6 +1118,7 @@ match_addrs(struct spf *s, const struct dns_answer *a, const struct term *t)
  * + 1000 for an error that ends the evaluation (temperror/permerror).
  */
 #define ERR(r)	(1000 + (r))
+/* eval_term - evaluate one mechanism (RFC 7208 5) */
 static int
 eval_term(struct spf *s, const struct term *t, const char *domain, int depth)
 {
@@ -1520,6 +1526,7 @@ setup(struct spf *s, const struct spf_params *p)
 	strip_dot(s->domain);
 }
 
+/* spf_new - start an evaluation for one client and identity */
 int
 spf_new(struct spf **out, const struct spf_params *p)
 {
@@ -1608,42 +1615,49 @@ spf_answer(struct spf *s, const struct dns_answer *ans)
 	copy_answer(&c->ans, ans);
 }
 
+/* spf_result - the verdict (temperror while not finished) */
 enum spf_result
 spf_result(const struct spf *s)
 {
 	return s->done ? s->result : SPF_TEMPERROR;
 }
 
+/* spf_explanation - the exp= text of a fail, or NULL */
 const char *
 spf_explanation(const struct spf *s)
 {
 	return s->explanation;
 }
 
+/* spf_domain - the domain checked */
 const char *
 spf_domain(const struct spf *s)
 {
 	return s->domain;
 }
 
+/* spf_sender - the <sender> of check_host() */
 const char *
 spf_sender(const struct spf *s)
 {
 	return s->sender;
 }
 
+/* spf_problem - why the result is permerror/temperror */
 const char *
 spf_problem(const struct spf *s)
 {
 	return s->final_problem;
 }
 
+/* spf_dns_terms - the RFC 7208 4.6.4 counter of the last replay */
 int
 spf_dns_terms(const struct spf *s)
 {
 	return s->dns_terms;
 }
 
+/* spf_result_str - the result as Authentication-Results writes it */
 const char *
 spf_result_str(enum spf_result r)
 {
@@ -1713,6 +1727,7 @@ append_clean(struct buf *out, const char *v)
 	return r;
 }
 
+/* spf_resinfo - append "spf=RESULT smtp.mailfrom|smtp.helo=DOMAIN" */
 int
 spf_resinfo(const struct spf *s, struct buf *out)
 {
@@ -1725,6 +1740,7 @@ spf_resinfo(const struct spf *s, struct buf *out)
 	return r;
 }
 
+/* spf_received_header - append a Received-SPF field (RFC 7208 9.1) */
 int
 spf_received_header(const struct spf *s, struct buf *out)
 {
@@ -1789,6 +1805,7 @@ spf_received_header(const struct spf *s, struct buf *out)
 	return r;
 }
 
+/* spf_expand - expand a macro-string with no DNS behind it */
 int
 spf_expand(const struct spf_params *p, const char *domain, const char *spec,
     size_t len, bool is_exp, struct buf *out)
@@ -1805,6 +1822,7 @@ spf_expand(const struct spf_params *p, const char *domain, const char *spec,
 	return r == NEED ? E_SYNTAX : r;
 }
 
+/* spf_record_check - syntax-check one record (tests, fuzzing, tools) */
 int
 spf_record_check(const char *rec, size_t len)
 {
@@ -1847,6 +1865,7 @@ runner_answer(void *arg, const struct dns_answer *ans)
 	runner_step(run);
 }
 
+/* runner_step - run the machine until it needs DNS or is done */
 static void
 runner_step(struct spf_runner *run)
 {
@@ -1866,6 +1885,7 @@ runner_step(struct spf_runner *run)
 	free(run);
 }
 
+/* spf_run - drive an evaluation over a resolver; cb once at the end */
 int
 spf_run(struct spf *s, struct dns_resolver *r, spf_done_cb *cb, void *arg)
 {

@@ -100,7 +100,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (i == 3)
-		dns_set_timeout(r, atoi(argv[2]));
+		dns_set_timeout(r, (int)strtol(argv[2], NULL, 10));
 	for (k = i + 1; k + 1 < argc; k += 2, n++) {
 		enum dns_type type = 0;
 

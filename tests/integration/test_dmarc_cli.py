@@ -74,6 +74,19 @@ def unfold(header):
     return header.replace("\r\n\t", " ").replace("\r\n", "")
 
 
+def independent_parse(header):
+    """The header as Debian's python3-authres (an independent RFC 8601
+    parser) reads it: (authserv-id, [(method, result, reason, {ptype.prop:
+    value})])."""
+    import authres
+    import authres.dmarc  # noqa: F401  registers policy.dmarc
+    a = authres.AuthenticationResultsHeader.parse(unfold(header).strip())
+    return a.authserv_id, [
+        (r.method, r.result, r.reason,
+         {"%s.%s" % (p.type, p.name): p.value for p in r.properties})
+        for r in a.results]
+
+
 # name, ip, mail from, From line, signer (domain, selector, key) or None,
 # extra options, then the expected dmarc result, policy.dmarc value or
 # None, the disposition, and an expected substring of the unfolded header.
@@ -179,6 +192,18 @@ def test_verdicts(nsd, case):
         assert "policy.dmarc=%s" % policy in header, header
     else:
         assert "policy.dmarc" not in header, header
+    # An independent parser reads the same facts from our header.
+    sid, res = independent_parse(v["header"])
+    assert sid == "mx.test"
+    assert [r[0] for r in res] == (["spf"] + ["dkim"] * max(1, len(v["dkim"]))
+                                   + ["dmarc"]), res
+    assert res[0][1] == v["spf"]["result"]
+    assert res[-1][1] == result
+    assert res[-1][3].get("header.from") == d["from_domain"], res
+    assert res[-1][3].get("policy.dmarc") == policy, res
+    for (m, r, reason, props), dk in zip(res[1:-1], v["dkim"]):
+        assert r == dk["result"] and props["header.d"] == dk["domain"]
+        assert reason == dk["reason"]
 
 
 # The "Composition Kills" shapes: SPF passes and aligns with one of the

@@ -88,9 +88,16 @@ const char *config_default_text(void);
 
 /* config_is_local_domain - domain (any case) is one of ours */
 bool config_is_local_domain(const struct config *c, const char *domain);
-/* config_mailbox_exists - local recipient address accepted */
+/* config_mailbox_exists - local recipient address accepted: its domain is
+   local and it is listed (compared without case), or no mailbox is listed
+   at all, or its local part is "postmaster" (RFC 5321 4.5.1) */
 bool config_mailbox_exists(const struct config *c, const char *address);
-/* config_sender_allowed - user may send as address (envelope or From:) */
+/* config_sender_allowed - user may send as address (envelope or From:):
+   the grant whose user equals the login (without case) holds either the
+   exact address (local part case-sensitive, domain without case) or
+   "@domain"; the null sender "" is never allowed.  For From: pass the
+   address msg_from_extract() (msg/from.h) found, and refuse the message
+   when it found none. */
 bool config_sender_allowed(const struct config *c, const char *user,
     const char *address);
 

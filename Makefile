@@ -12,7 +12,8 @@ BUILD   ?= build
 PKGS    := openssl libevent libevent_pthreads libunbound libpsl sqlite3 libxcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wformat=2 -Wshadow=local
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wformat=2 \
+           $(if $(findstring clang,$(CC)),-Wshadow,-Wshadow=local)
 OPT     ?= -O2 -g
 SAN     ?=
 CFLAGS_ALL := -std=gnu11 $(OPT) $(SAN) $(WARN) -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) $(EXTRA_CFLAGS)

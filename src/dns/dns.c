@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unbound.h>
 
@@ -397,6 +398,66 @@ dns_resolver_new(struct dns_resolver **out, const char *server, char **err)
 		return E_DNS;
 	}
 	*out = r;
+	return 0;
+}
+
+/* anchor_is_ds_or_dnskey - "owner [ttl] [class] DS|DNSKEY rdata..."; a
+   first check, since libunbound parses the text only at the first query */
+static bool
+anchor_is_ds_or_dnskey(const char *rr)
+{
+	char tok[16];
+	const char *p = rr;
+	int i, n;
+
+	for (i = 0; i < 4; i++) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		for (n = 0; p[n] && p[n] != ' ' && p[n] != '\t'; n++)
+			;
+		if (n == 0)
+			return false;
+		if (i > 0 && n < (int)sizeof(tok)) {
+			memcpy(tok, p, (size_t)n);
+			tok[n] = '\0';
+			if (strcasecmp(tok, "DS") == 0 ||
+			    strcasecmp(tok, "DNSKEY") == 0) {
+				p += n;
+				while (*p == ' ' || *p == '\t')
+					p++;
+				return *p != '\0';
+			}
+		}
+		p += n;
+	}
+	return false;
+}
+
+/* dns_resolver_add_trust_anchor - DNSSEC validation below one zone */
+int
+dns_resolver_add_trust_anchor(struct dns_resolver *r, const char *rr,
+    char **err)
+{
+	int e;
+
+	if (err)
+		*err = NULL;
+	if (r->ctx == NULL) {
+		if (err)
+			*err = xstrdup("a table resolver has no DNSSEC");
+		return E_INVAL;
+	}
+	if (!anchor_is_ds_or_dnskey(rr)) {
+		if (err)
+			*err = xstrdup("trust anchor: want a DS or DNSKEY "
+			    "record");
+		return E_INVAL;
+	}
+	if ((e = ub_ctx_add_ta(r->ctx, rr)) != 0) {
+		if (err)
+			*err = xasprintf("trust anchor: %s", ub_strerror(e));
+		return E_INVAL;
+	}
 	return 0;
 }
 

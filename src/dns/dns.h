@@ -75,6 +75,15 @@ struct dns_resolver;
 /* dns_resolver_new - server is NULL (system) or "ADDRESS[@PORT]" */
 int dns_resolver_new(struct dns_resolver **out, const char *server,
     char **err);
+/*
+ * dns_resolver_add_trust_anchor - validate answers under a zone with this
+ * DS or DNSKEY record (zone-file text, e.g. "example. DNSKEY 257 3 13
+ * ..."); call before the first query.  Without one, nothing is validated
+ * and every answer is insecure.  0, or E_INVAL with *err set (a table
+ * resolver has no DNSSEC and refuses).
+ */
+int dns_resolver_add_trust_anchor(struct dns_resolver *r, const char *rr,
+    char **err);
 /* dns_resolver_new_table - an empty in-memory table */
 struct dns_resolver *dns_resolver_new_table(void);
 void dns_resolver_free(struct dns_resolver *r);

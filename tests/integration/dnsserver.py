@@ -288,3 +288,70 @@ def dropping_proxy(upstream_port, drop_suffixes, reply_timeout=2.0):
         stop.set()
         t.join(timeout=5)
         sock.close()
+
+
+def write_signed_zone(path, origin, body, bogus=()):
+    """Write a DNSSEC-signed copy of a zone (ECDSA P-256, one key, NSEC
+    chain, signatures valid from an hour ago for 30 days) to path, and
+    return the trust anchor (the DNSKEY record as zone-file text).  body
+    is the zone text without SOA, NS or DNSKEY; names in bogus keep their
+    signatures but have their TXT data changed after signing, so a
+    validating resolver must call them bogus.  Needs dnspython and
+    cryptography (python3-dnspython, python3-cryptography)."""
+    import dns.dnssec
+    import dns.name
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdatatype
+    import dns.rrset
+    import dns.zone
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    text = ("$ORIGIN %s\n$TTL 300\n"
+            "@ SOA ns.%s hostmaster.%s 1 3600 600 86400 300\n"
+            "@ NS ns.%s\nns A 127.0.0.1\n%s\n"
+            % (origin, origin, origin, origin, body))
+    zone = dns.zone.from_text(text, origin=origin, relativize=False,
+                              check_origin=False)
+    key = ec.generate_private_key(ec.SECP256R1())
+    dnskey = dns.dnssec.make_dnskey(key.public_key(),
+                                    dns.dnssec.Algorithm.ECDSAP256SHA256,
+                                    flags=257)
+    apex = dns.name.from_text(origin)
+    zone.find_node(apex, create=True).find_rdataset(
+        dns.rdataclass.IN, dns.rdatatype.DNSKEY, create=True).add(dnskey,
+                                                                  300)
+    names = sorted(zone.nodes.keys())
+    for i, name in enumerate(names):
+        node = zone.nodes[name]
+        types = sorted({rds.rdtype for rds in node.rdatasets} |
+                       {dns.rdatatype.RRSIG, dns.rdatatype.NSEC})
+        nxt = names[(i + 1) % len(names)]
+        nsec = dns.rdata.from_text(
+            dns.rdataclass.IN, dns.rdatatype.NSEC,
+            "%s %s" % (nxt.to_text(),
+                       " ".join(dns.rdatatype.to_text(t) for t in types)))
+        node.find_rdataset(dns.rdataclass.IN, dns.rdatatype.NSEC,
+                           create=True).add(nsec, 300)
+    now = time.time()
+    for name in names:
+        node = zone.nodes[name]
+        for rds in list(node.rdatasets):
+            if rds.rdtype == dns.rdatatype.RRSIG:
+                continue
+            sig = dns.dnssec.sign((name, rds), key, apex, dnskey,
+                                  inception=now - 3600,
+                                  expiration=now + 30 * 86400)
+            node.find_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG,
+                               rds.rdtype, create=True).add(sig, 300)
+    for b in bogus:
+        node = zone.nodes[dns.name.from_text(b, apex)]
+        rds = node.find_rdataset(dns.rdataclass.IN, dns.rdatatype.TXT)
+        forged = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT,
+                                     '"forged after signing"')
+        rds.clear()
+        rds.add(forged, 300)
+    with open(path, "w") as f:
+        f.write("$ORIGIN %s\n" % origin)
+        zone.to_file(f, relativize=False)
+    return "%s 300 IN DNSKEY %s" % (origin, dnskey.to_text())

@@ -1,6 +1,7 @@
 """The NSD harness serves the test zones, and the libunbound back end of
 dns.h (through build/tests/dnsq) reads them back: multi-string TXT, MX,
-A, AAAA, CNAME, PTR, NXDOMAIN against no data, and a timeout."""
+A, AAAA, CNAME, PTR, NXDOMAIN against no data, a timeout, and DNSSEC
+status (secure, bogus) only when a trust anchor is configured."""
 import os
 import subprocess
 import sys
@@ -91,3 +92,30 @@ def test_resolver_address_is_checked():
                        timeout=10)
     assert p.returncode == 1
     assert b"bad resolver address" in p.stderr
+
+
+def test_dnssec_validated_only_with_a_trust_anchor(tmp_path):
+    from dnsserver import write_signed_zone
+    zone = str(tmp_path / "dnssec-sec.zone")
+    ta = write_signed_zone(zone, "sec.example.",
+                           'www A 192.0.2.1\ntxt TXT "hello"\n'
+                           'bad TXT "real"\n', bogus=["bad"])
+    queries = ["www.sec.example", "A", "txt.sec.example", "TXT",
+               "bad.sec.example", "TXT", "nx.sec.example", "A"]
+    with nsd_server([zone]) as port:
+        server = "127.0.0.1@%d" % port
+        plain = dnsq(server, *queries)
+        p = subprocess.run([DNSQ, "--timeout", "3000", "--ta", ta, server]
+                           + queries, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=20)
+        assert p.returncode == 0, p.stderr.decode()
+        anchored = p.stdout.decode().splitlines()
+    # without a trust anchor nothing is validated, not even the forgery
+    assert plain == ["www.sec.example A ok 192.0.2.1",
+                     'txt.sec.example TXT ok "hello"',
+                     'bad.sec.example TXT ok "forged after signing"',
+                     "nx.sec.example A nxdomain"]
+    assert anchored == ["www.sec.example A ok secure 192.0.2.1",
+                        'txt.sec.example TXT ok secure "hello"',
+                        "bad.sec.example TXT servfail bogus",
+                        "nx.sec.example A nxdomain secure"]

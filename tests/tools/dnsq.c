@@ -2,10 +2,11 @@
  * dnsq - query through dns.h (the libunbound back end) and print what the
  * callback got, for tests/integration/test_dnsserver.py:
  *
- *	dnsq [--timeout MS] ADDRESS[@PORT] NAME TYPE [NAME TYPE ...]
+ *	dnsq [--timeout MS] [--ta RR] ADDRESS[@PORT] NAME TYPE [NAME TYPE ...]
  *
  * All queries start at once; each answer prints one line, in query order:
- *	NAME TYPE STATUS [secure] [rr ...]
+ *	NAME TYPE STATUS [secure] [bogus] [rr ...]
+ * --ta adds a DNSSEC trust anchor (a DS or DNSKEY record).
  * with rr as A/AAAA text, "PREF EXCHANGE" for MX, the target for
  * PTR/CNAME/NS, and TXT as its strings, each in double quotes.
  * Exit 0 when every callback ran once, 1 otherwise.
@@ -45,8 +46,9 @@ answered(void *arg, const struct dns_answer *a)
 	size_t i, j, o;
 
 	s->calls++;
-	buf_printf(&s->line, "%s %s %s%s", a->qname, s->tname,
-	    dns_status_str(a->status), a->secure ? " secure" : "");
+	buf_printf(&s->line, "%s %s %s%s%s", a->qname, s->tname,
+	    dns_status_str(a->status), a->secure ? " secure" : "",
+	    a->bogus ? " bogus" : "");
 	for (i = 0; i < a->nrrs; i++) {
 		const struct dns_rr *rr = &a->rrs[i];
 
@@ -83,15 +85,23 @@ main(int argc, char **argv)
 	struct dns_resolver *r;
 	struct slot slots[DNSQ_MAX];
 	char *err = NULL;
+	const char *timeout = NULL, *ta = NULL;
 	int i = 1, n = 0, k, ok = 1;
 	size_t t;
 
-	if (argc > 2 && strcmp(argv[1], "--timeout") == 0)
-		i = 3;
+	while (i + 1 < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "--timeout") == 0)
+			timeout = argv[i + 1];
+		else if (strcmp(argv[i], "--ta") == 0)
+			ta = argv[i + 1];
+		else
+			break;
+		i += 2;
+	}
 	if (argc - i < 3 || (argc - i - 1) % 2 != 0 ||
 	    (argc - i - 1) / 2 > DNSQ_MAX) {
-		fprintf(stderr, "usage: dnsq [--timeout MS] SERVER NAME TYPE "
-		    "...\n");
+		fprintf(stderr, "usage: dnsq [--timeout MS] [--ta RR] SERVER "
+		    "NAME TYPE ...\n");
 		return 1;
 	}
 	if (dns_resolver_new(&r, argv[i], &err) != 0) {
@@ -99,8 +109,14 @@ main(int argc, char **argv)
 		free(err);
 		return 1;
 	}
-	if (i == 3)
-		dns_set_timeout(r, (int)strtol(argv[2], NULL, 10));
+	if (timeout != NULL)
+		dns_set_timeout(r, (int)strtol(timeout, NULL, 10));
+	if (ta != NULL && dns_resolver_add_trust_anchor(r, ta, &err) != 0) {
+		fprintf(stderr, "dnsq: %s\n", err);
+		free(err);
+		dns_resolver_free(r);
+		return 1;
+	}
 	for (k = i + 1; k + 1 < argc; k += 2, n++) {
 		enum dns_type type = 0;
 

@@ -457,6 +457,33 @@ test_resolver_addresses(void)
 }
 
 static void
+test_trust_anchors(void)
+{
+	struct dns_resolver *r = dns_resolver_new_table(), *u = NULL;
+	char *err = NULL;
+
+	CHECK_INT(dns_resolver_add_trust_anchor(r, "example. DS 1 13 2 00",
+	    &err), E_INVAL, "table resolver refuses a trust anchor");
+	CHECK(err != NULL, "table refusal says why");
+	free(err);
+	dns_resolver_free(r);
+	if (dns_resolver_new(&u, "127.0.0.1@53", &err) != 0) {
+		CHECK(0, "resolver for the trust anchor test");
+		free(err);
+		return;
+	}
+	CHECK_INT(dns_resolver_add_trust_anchor(u, "not a record", &err),
+	    E_INVAL, "malformed trust anchor refused");
+	free(err);
+	CHECK_INT(dns_resolver_add_trust_anchor(u, "example. 300 IN DNSKEY "
+	    "257 3 13 IadbV/cBC0JUPYYbZulA9WoiWqRhMZNhvJWVbfLyrIzd04b/Vt375Wc"
+	    "va/V3lfaCqTOTTSsFBEWCP1d10FarJA==", &err), 0,
+	    "DNSKEY trust anchor accepted");
+	free(err);
+	dns_resolver_free(u);
+}
+
+static void
 test_unbound_deadline(void)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -511,6 +538,7 @@ main(void)
 	test_txt_with_nul();
 	test_wire();
 	test_resolver_addresses();
+	test_trust_anchors();
 	test_unbound_deadline();
 	return test_done();
 }

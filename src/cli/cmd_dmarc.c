@@ -151,7 +151,8 @@ parse_args(struct dmarc_cli *c, int argc, char **argv)
 			c->sample = (long)n;
 		} else if (strcmp(o, "--now") == 0) {
 			if (!parse_num(v, 0, (long long)1 << 40, &n))
-				return usage("--now is seconds since the epoch");
+				return usage("--now is seconds since "
+				    "the epoch");
 			c->now = n;
 		} else if (strcmp(o, "--timeout") == 0) {
 			if (!parse_num(v, 1, 600000, &n))
@@ -292,6 +293,7 @@ dmarc_dns_cb(void *arg, const struct dns_answer *ans)
 	free(lens);
 }
 
+/* spf_done - the SPF verdict is in */
 static void
 spf_done(void *arg, struct spf *s)
 {

@@ -36,6 +36,7 @@ authres_init(struct authres *ar, const char *authserv_id)
 		ar->authserv_id = xstrdup(authserv_id);
 }
 
+/* resinfo_fini - free one resinfo's strings */
 static void
 resinfo_fini(struct authres_resinfo *ri)
 {
@@ -66,6 +67,7 @@ authres_fini(struct authres *ar)
 	memset(ar, 0, sizeof(*ar));
 }
 
+/* dup_or_null - a copy, or NULL for NULL */
 static char *
 dup_or_null(const char *s)
 {
@@ -138,6 +140,7 @@ is_tspecial(unsigned char c)
 	return strchr("()<>@,;:\\\"/[]?=", c) != NULL;
 }
 
+/* is_token - an RFC 2045 token, writable without quotes */
 static bool
 is_token(const char *s)
 {
@@ -374,7 +377,7 @@ out:
 struct parser {
 	const char *p;
 	size_t n, i;
-	char *comment;		/* the first comment since it was cleared */
+	char *comment;		/* first comment since cleared */
 };
 
 /* skip_cfws - FWS and nested comments; E_SYNTAX if one is unclosed */
@@ -411,6 +414,7 @@ skip_cfws(struct parser *ps)
 	return 0;
 }
 
+/* is_kw - a Keyword character (ldh, and '_' from real servers) */
 static bool
 is_kw(char c)
 {
@@ -515,6 +519,7 @@ looks_like_prop(const struct parser *ps)
 	return true;
 }
 
+/* at - is the next character c? */
 static bool
 at(const struct parser *ps, char c)
 {
@@ -599,7 +604,8 @@ resinfo(struct parser *ps, struct authres *ar)
 		if ((r = skip_cfws(ps)) < 0)
 			goto out;
 		if (looks_like_prop(ps))
-			val = xstrdup("");	/* "smtp.mailfrom= smtp.helo=" */
+			/* "smtp.mailfrom= smtp.helo=..." */
+			val = xstrdup("");
 		else if ((r = value(ps, &val)) < 0)
 			goto out;
 		if (prop == NULL && strcmp(name, "reason") == 0 &&

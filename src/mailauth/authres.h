@@ -24,7 +24,7 @@ struct buf;
 
 /* One property: ptype "." property "=" value, e.g. header.d=example.com */
 struct authres_prop {
-	char *ptype;		/* "smtp", "header", "body", "policy", ... */
+	char *ptype;		/* "smtp", "header", "policy", ... */
 	char *property;		/* "mailfrom", "d", "dmarc", ... */
 	char *value;		/* unquoted */
 };
@@ -35,7 +35,7 @@ struct authres_resinfo {
 	int method_version;	/* 0 when absent */
 	char *result;		/* lower-cased: "pass", "fail", ... */
 	char *reason;		/* unquoted, or NULL */
-	char *comment;		/* generation only: written after the result
+	char *comment;		/* generation: written after the result
 				   as "(...)"; parsing keeps the first
 				   comment seen inside the resinfo */
 	struct authres_prop *props;

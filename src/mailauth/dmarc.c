@@ -59,6 +59,7 @@ struct dmarc_eval {
 /* The outcome of one evaluation pass. */
 enum pass_state { PASS_DONE, PASS_NEED };
 
+/* dmarc_result_str - the RFC 8601 2.7.7 result word */
 const char *
 dmarc_result_str(enum dmarc_result r)
 {
@@ -72,6 +73,7 @@ dmarc_result_str(enum dmarc_result r)
 	return "permerror";
 }
 
+/* dmarc_policy_str - the record's word for a policy */
 const char *
 dmarc_policy_str(enum dmarc_policy p)
 {
@@ -161,7 +163,7 @@ dmarc_treewalk_org_domain(const struct dmarc_walk_entry *w, size_t n,
 	return fewest ? fewest : start;
 }
 
-/* is_suffix_of - is anc the same name as name, or an ancestor of it? */
+/* is_ancestor_or_self - is anc the same name as name, or an ancestor? */
 static bool
 is_ancestor_or_self(const char *anc, const char *name)
 {
@@ -188,6 +190,7 @@ dmarc_aligned(const char *a, const char *org_a, const char *b,
 	return strcasecmp(org_a, org_b) == 0;
 }
 
+/* lower_dup - a lower-case copy */
 static char *
 lower_dup(const char *s)
 {
@@ -284,6 +287,7 @@ lookup(struct dmarc_eval *e, const char *name, enum dns_type type)
 	return NULL;
 }
 
+/* is_tempfail - an answer that says nothing about the name */
 static bool
 is_tempfail(enum dns_status st)
 {
@@ -372,6 +376,7 @@ lower_policy(enum dmarc_policy p)
 	return DMARC_POLICY_NONE;
 }
 
+/* finish - the verdict is known */
 static void
 finish(struct dmarc_eval *e, enum dmarc_result r, const char *why)
 {
@@ -627,7 +632,8 @@ evaluate(struct dmarc_eval *e)
 		return PASS_DONE;
 	}
 	e->v.disposition = pol;
-	if (rec->testing || (rec->pct < 100 && e->p.sample >= (unsigned)rec->pct)) {
+	if (rec->testing ||
+	    (rec->pct < 100 && e->p.sample >= (unsigned)rec->pct)) {
 		e->v.disposition = lower_policy(pol);
 		e->v.sampled_out = pol != DMARC_POLICY_NONE;
 	}

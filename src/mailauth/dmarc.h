@@ -99,7 +99,7 @@ struct dmarc_record {
 	size_t nrua, nruf;
 	bool rua_invalid;	/* rua= present but has no valid URI */
 	unsigned fo;		/* DMARC_FO_*; DMARC_FO_0 when absent */
-	bool rf_afrf;		/* rf= lists afrf (the only defined format) */
+	bool rf_afrf;		/* rf= lists afrf (the one format) */
 	uint32_t ri;		/* seconds; 86400 when absent */
 	enum dmarc_psd psd;
 	enum dmarc_record_error error;
@@ -131,12 +131,12 @@ enum dmarc_from_status {
 	DMARC_FROM_OK = 0,
 	DMARC_FROM_NONE,		/* no From field */
 	DMARC_FROM_MULTIPLE_FIELDS,	/* two or more From fields */
-	DMARC_FROM_MULTIPLE_ADDRESSES,	/* a From with several mailboxes */
+	DMARC_FROM_MULTIPLE_ADDRESSES,	/* several mailboxes in one */
 	DMARC_FROM_NO_ADDRESS,		/* empty, or a group with none */
 	DMARC_FROM_SYNTAX,		/* does not parse as RFC 5322 */
 	DMARC_FROM_BAD_NAME,		/* "From :" and other odd names */
 	DMARC_FROM_ENCODED_WORD,	/* RFC 2047 word inside the address */
-	DMARC_FROM_BAD_DOMAIN,		/* empty, literal, or not a name */
+	DMARC_FROM_BAD_DOMAIN,		/* empty, literal, not a name */
 	DMARC_FROM_IDN_UNSUPPORTED,	/* non-ASCII domain (U-labels) */
 };
 
@@ -163,7 +163,7 @@ dmarc_from_status_str(enum dmarc_from_status s);
 /* ---- Evaluation ---- */
 
 enum dmarc_result {
-	DMARC_RESULT_NONE = 0,	/* no policy record: DMARC does not apply */
+	DMARC_RESULT_NONE = 0,	/* no policy record: no DMARC */
 	DMARC_RESULT_PASS,
 	DMARC_RESULT_FAIL,
 	DMARC_RESULT_TEMPERROR,	/* DNS failed while finding the policy */
@@ -228,7 +228,7 @@ struct dmarc_verdict {
 	bool from_nonexistent;		/* np applied */
 	struct dmarc_record record;	/* the record that applied */
 	bool has_record;
-	const char *reason;		/* a short explanation, for comments */
+	const char *reason;		/* a short explanation */
 };
 
 struct dmarc_eval;

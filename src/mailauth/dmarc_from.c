@@ -51,6 +51,7 @@ struct scan {
 	enum dmarc_from_status st;	/* first problem found */
 };
 
+/* problem - remember the first thing wrong */
 static void
 problem(struct scan *s, enum dmarc_from_status st)
 {
@@ -143,6 +144,7 @@ word(struct scan *s, const char **start, size_t *len)
 	return *len > 0;
 }
 
+/* has_encoded_word - does the text hold an RFC 2047 "=?" opener? */
 static bool
 has_encoded_word(const char *p, size_t n)
 {
@@ -225,7 +227,7 @@ domain(struct scan *s, char *out, size_t outsz)
 }
 
 /*
- * local_then_domain - the local-part word has been read; the '@' is next.
+ * addr_rest - the local-part word has been read and the @ is next.
  * Checks the local part for encoded words, then reads the domain.
  */
 static void
@@ -421,7 +423,7 @@ dmarc_from_domain(const char *hdr, size_t n, char *out, size_t outsz,
 		}
 		i = e;
 		if (hdr[b] == '\r' || hdr[b] == '\n')
-			break;		/* the empty line: end of header */
+			break;	/* the empty line: end of header */
 		for (colon = b; colon < e && hdr[colon] != ':' &&
 		    hdr[colon] != '\n'; colon++)
 			;

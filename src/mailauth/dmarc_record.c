@@ -37,18 +37,21 @@ dmarc_record_error_str(enum dmarc_record_error e)
 	return "unknown";
 }
 
+/* is_wsp - RFC 5234 WSP */
 static bool
 is_wsp(char c)
 {
 	return c == ' ' || c == '\t';
 }
 
+/* is_alpha - RFC 5234 ALPHA */
 static bool
 is_alpha(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
+/* is_digit - RFC 5234 DIGIT */
 static bool
 is_digit(char c)
 {
@@ -249,7 +252,7 @@ parse_uris(const char *v, size_t n, struct dmarc_uri *list, size_t *count,
 	return ok;
 }
 
-/* parse_colon_list - fo= and rf=: items separated by ":" (WSP allowed) */
+/* parse_fo - fo=: 0, 1, d, s separated by ":" (WSP allowed) */
 static bool
 parse_fo(const char *v, size_t n, unsigned *fo)
 {

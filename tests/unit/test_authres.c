@@ -132,8 +132,8 @@ test_fold_roundtrip(void)
 		    i == 4 ? "a comment long enough to need folding across "
 		    "more than one line of the header field for sure" : NULL);
 		for (j = 0; j < 5; j++) {
-			snprintf(val, sizeof(val), "sub%zu.domain%zu.example.com",
-			    j, i);
+			snprintf(val, sizeof(val),
+			    "sub%zu.domain%zu.example.com", j, i);
 			authres_add_prop(ri, "header", "d", val);
 		}
 	}
@@ -213,7 +213,8 @@ static const struct parse_case parse_cases[] = {
 	    "smtp", "mailfrom", "example.net" },
 	{ "quoted authserv-id", " \"mx example\"; spf=none", 0, "mx example",
 	    0, 1, 0, "spf", "none", NULL, NULL, NULL, NULL, NULL },
-	{ "upper case lowered", " mx.example; SPF=PASS SMTP.MailFrom=A@B.example",
+	{ "upper case lowered",
+	    " mx.example; SPF=PASS SMTP.MailFrom=A@B.example",
 	    0, "mx.example", 0, 1, 0, "spf", "pass", NULL, NULL, "smtp",
 	    "mailfrom", "A@B.example" },
 	/* Shapes written by large providers. */

@@ -304,8 +304,9 @@ drive(struct dmarc_eval *e, const struct zrec *zone, struct run *run)
 	run->nq = 0;
 	while (dmarc_eval_next(e, &q) == DMARC_NEED_DNS) {
 		if (run->nq < 24)
-			snprintf(run->queries[run->nq++], sizeof(run->queries[0]),
-			    "%s%s", q.type == DNS_T_TXT ? "" : "?", q.name);
+			snprintf(run->queries[run->nq++],
+			    sizeof(run->queries[0]), "%s%s",
+			    q.type == DNS_T_TXT ? "" : "?", q.name);
 		for (z = zone; z && z->name; z++)
 			if (strcmp(z->name, q.name) == 0 && z->type == q.type)
 				break;
@@ -613,6 +614,69 @@ test_eval(const struct pubsuffix *psl)
 	}
 }
 
+/* The exact queries asked, so the cost per message is known. */
+static void
+test_query_sequences(const struct pubsuffix *psl)
+{
+	static const struct zrec zone[] = {
+		{ "_dmarc.example.com", TXT, OK, { "v=DMARC1; p=reject" } },
+		{ "_dmarc.own.example", TXT, OK,
+		    { "v=DMARC1; p=reject; psd=n" } },
+		{ NULL, 0, 0, { NULL } },
+	};
+	struct dmarc_params p;
+	struct dmarc_auth dk = { "news.example.com", true, false };
+	struct dmarc_eval *e;
+	const struct dmarc_verdict *v;
+	struct run run;
+
+	/* RFC 7489: the author domain, then its PSL org domain. */
+	memset(&p, 0, sizeof(p));
+	p.from_domain = "a.b.example.co.uk";
+	p.discovery = DMARC_DISCOVERY_PSL;
+	p.psl = psl;
+	e = dmarc_eval_new(&p);
+	v = drive(e, zone, &run);
+	CHECK_INT(run.nq, 2, "7489 query count");
+	CHECK_STR(run.nq > 0 ? run.queries[0] : NULL,
+	    "_dmarc.a.b.example.co.uk", "7489 first query");
+	CHECK_STR(run.nq > 1 ? run.queries[1] : NULL, "_dmarc.example.co.uk",
+	    "7489 second query");
+	CHECK_STR(dmarc_result_str(v->result), "none", "7489 no record");
+	dmarc_eval_free(e);
+
+	/* Tree walk with two relaxed identifiers: each name asked once. */
+	memset(&p, 0, sizeof(p));
+	p.from_domain = "mail.example.com";
+	p.spf.domain = "bounce.example.com";
+	p.spf.pass = true;
+	p.dkim = &dk;
+	p.ndkim = 1;
+	e = dmarc_eval_new(&p);
+	v = drive(e, zone, &run);
+	CHECK_INT(run.nq, 5, "tree walk shared answers: query count");
+	CHECK_STR(run.nq > 2 ? run.queries[2] : NULL, "_dmarc.com",
+	    "tree walk climbs to the top");
+	CHECK_STR(run.nq > 3 ? run.queries[3] : NULL,
+	    "_dmarc.bounce.example.com", "spf identifier walk");
+	CHECK_STR(run.nq > 4 ? run.queries[4] : NULL,
+	    "_dmarc.news.example.com", "dkim identifier walk");
+	CHECK(v->spf_aligned && v->dkim_aligned, "both aligned relaxed");
+	CHECK_STR(dmarc_result_str(v->result), "pass", "tree walk pass");
+	dmarc_eval_free(e);
+
+	/* psd=n at the author domain ends the walk at once. */
+	memset(&p, 0, sizeof(p));
+	p.from_domain = "own.example";
+	p.spf.domain = "own.example";
+	p.spf.pass = true;
+	e = dmarc_eval_new(&p);
+	v = drive(e, zone, &run);
+	CHECK_INT(run.nq, 1, "psd=n stops the walk");
+	CHECK_STR(v->org_domain, "own.example", "psd=n org domain");
+	dmarc_eval_free(e);
+}
+
 /* A missing or unusable From never passes, with no DNS spent. */
 static void
 test_no_from(void)
@@ -648,6 +712,7 @@ main(void)
 	CHECK_INT(pubsuffix_load_file(&psl,
 	    "tests/data/publicsuffix/public_suffix_list.dat"), 0, "load psl");
 	test_eval(psl);
+	test_query_sequences(psl);
 	test_no_from();
 	pubsuffix_free(psl);
 	return test_done();

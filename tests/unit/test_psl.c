@@ -13,6 +13,7 @@
 
 #define LIST "tests/data/publicsuffix/public_suffix_list.dat"
 #define VECTORS "tests/data/publicsuffix/tests/tests.txt"
+#define VECTORS_JS "tests/data/publicsuffix/tests/test_psl.txt"
 
 /* run_vectors - each "input expected" line; "null" stands for none */
 static void
@@ -44,6 +45,63 @@ run_vectors(const struct pubsuffix *ps)
 	fclose(f);
 	/* The pinned file holds 78 vectors (four more are commented out). */
 	CHECK_INT(cases, 78, "psl vector count");
+}
+
+/* js_arg - one argument of checkPublicSuffix(): 'text' or null */
+static const char *
+js_arg(const char *p, char *out, size_t outsz, bool *isnull)
+{
+	size_t n = 0;
+
+	while (*p == ' ' || *p == ',')
+		p++;
+	if (strncmp(p, "null", 4) == 0) {
+		*isnull = true;
+		return p + 4;
+	}
+	*isnull = false;
+	if (*p++ != '\'')
+		return NULL;
+	while (*p && *p != '\'' && n + 1 < outsz)
+		out[n++] = *p++;
+	out[n] = '\0';
+	return *p == '\'' ? p + 1 : NULL;
+}
+
+/* run_js_vectors - the same list in its JavaScript form, test_psl.txt */
+static void
+run_js_vectors(const struct pubsuffix *ps)
+{
+	FILE *f;
+	char line[512], in[256], want[256], got[PUBSUFFIX_NAME_MAX + 1];
+	char name[600];
+	const char *p;
+	bool in_null, want_null;
+	int r, cases = 0;
+
+	f = fopen(VECTORS_JS, "r");
+	CHECK(f != NULL, "open " VECTORS_JS);
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "checkPublicSuffix(", 18) != 0)
+			continue;
+		p = js_arg(line + 18, in, sizeof(in), &in_null);
+		if (p != NULL)
+			p = js_arg(p, want, sizeof(want), &want_null);
+		CHECK(p != NULL, line);
+		if (p == NULL)
+			continue;
+		cases++;
+		r = pubsuffix_registrable(ps, in_null ? "" : in,
+		    in_null ? 0 : strlen(in), got, sizeof(got));
+		snprintf(name, sizeof(name), "psl js vector %s",
+		    in_null ? "null" : in);
+		CHECK_STR(r == 0 ? got : "null", want_null ? "null" : want,
+		    name);
+	}
+	fclose(f);
+	CHECK_INT(cases, 78, "psl js vector count");
 }
 
 struct org_case {
@@ -110,7 +168,8 @@ run_limits(const struct pubsuffix *ps)
 	CHECK_INT(pubsuffix_org_domain(ps, "a.example.com", 13, small,
 	    sizeof(small)), E_LIMIT, "output too small");
 	CHECK(pubsuffix_is_suffix(ps, "co.uk", 5), "co.uk is a suffix");
-	CHECK(pubsuffix_is_suffix(ps, "example", 7), "unlisted tld is a suffix");
+	CHECK(pubsuffix_is_suffix(ps, "example", 7),
+	    "unlisted tld is a suffix");
 	CHECK(!pubsuffix_is_suffix(ps, "example.com", 11),
 	    "example.com is not a suffix");
 }
@@ -125,6 +184,7 @@ main(void)
 	if (ps == NULL)
 		return test_done();
 	run_vectors(ps);
+	run_js_vectors(ps);
 	run_org(ps);
 	run_limits(ps);
 	pubsuffix_free(ps);
@@ -133,8 +193,8 @@ main(void)
 	    "missing list file");
 	CHECK_INT(pubsuffix_load_system(&sys), 0, "load system list");
 	if (sys) {
-		CHECK_INT(pubsuffix_org_domain(sys, "www.example.co.uk", 17, got,
-		    sizeof(got)), 0, "system list org domain");
+		CHECK_INT(pubsuffix_org_domain(sys, "www.example.co.uk", 17,
+		    got, sizeof(got)), 0, "system list org domain");
 		CHECK_STR(got, "example.co.uk", "system list org domain");
 	}
 	pubsuffix_free(sys);

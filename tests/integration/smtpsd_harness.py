@@ -722,19 +722,21 @@ def qid_in(text):
     return re.findall(r"[A-Za-z0-9]{5,}", text)
 
 
+# Maildir files may hold LF line ends (the Unix convention) or CRLF.
 RECEIVED_RE = re.compile(
-    rb"Received: from (?P<helo>\S+) \((?P<rdns>\S+) \[(?P<ip>[0-9a-fA-F:.]+)\]"
-    rb"\)\r\n\tby (?P<host>\S+) \(smtpsd\) with (?P<proto>[A-Z]+) "
+    rb"^Received: from (?P<helo>\S+) \((?P<rdns>\S+) "
+    rb"\[(?P<ip>[0-9a-fA-F:.]+)\]\)\r?\n"
+    rb"\tby (?P<host>\S+) \(smtpsd\) with (?P<proto>[A-Z]+) "
     rb"id (?P<qid>[A-Za-z0-9]+)"
-    rb"(?:\r\n\t\(version=(?P<version>\S+) cipher=(?P<cipher>\S+) "
+    rb"(?:\r?\n\t\(version=(?P<version>\S+) cipher=(?P<cipher>\S+) "
     rb"bits=(?P<bits>\d+)\))?"
-    rb"(?:\r\n\tfor <(?P<rcpt>[^>]*)>)?; (?P<date>[^\r\n]+)\r\n")
+    rb"(?:\r?\n\tfor <(?P<rcpt>[^>]*)>)?; (?P<date>[^\r\n]+)\r?\n", re.M)
 
 
 def received_headers(msg):
     """Every smtpsd Received header of a message (top first), as dicts of
     str; raw Received headers of other MTAs are not matched."""
-    head = msg.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    head = header_block(msg) + b"\n"
     out = []
     for m in RECEIVED_RE.finditer(head):
         out.append({k: (v.decode() if v is not None else None)
@@ -743,7 +745,8 @@ def received_headers(msg):
 
 
 def header_block(msg):
-    return msg.split(b"\r\n\r\n", 1)[0]
+    """The header section (LF or CRLF line ends)."""
+    return re.split(rb"\r?\n\r?\n", msg, 1)[0]
 
 
 def simple_message(tok, frm="sender@client.test", to="demo@example.test",

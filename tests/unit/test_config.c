@@ -499,6 +499,17 @@ test_default_text(void)
 		    "default listens on loopback");
 		roles[c->listens[i].role]++;
 	}
+	if (c->nlistens == 4) {
+		CHECK_INT(c->listens[0].port, 10025, "mx on 10025");
+		CHECK_INT(c->listens[0].role, SMTP_ROLE_MX, "10025 is mx");
+		CHECK_INT(c->listens[1].port, 10465, "submissions on 10465");
+		CHECK_INT(c->listens[1].role, SMTP_ROLE_SUBMISSIONS,
+		    "10465 is submissions");
+		CHECK_INT(c->listens[2].port, 10587, "submission on 10587");
+		CHECK_INT(c->listens[3].port, 2525, "submission on 2525");
+		CHECK_INT(c->listens[3].role, SMTP_ROLE_SUBMISSION,
+		    "2525 is submission");
+	}
 	CHECK_INT(roles[SMTP_ROLE_MX], 1, "one mx listener");
 	CHECK_INT(roles[SMTP_ROLE_SUBMISSIONS], 1, "one submissions listener");
 	CHECK_INT(roles[SMTP_ROLE_SUBMISSION], 2, "two submission listeners");

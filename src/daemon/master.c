@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -188,7 +189,7 @@ int
 master_prepare(struct daemon_ctx *d, char **err)
 {
 	const struct config *cfg = d->cfg;
-	int r, q;
+	int r;
 
 	if ((r = tls_store_load(&d->tls, cfg, err)) < 0)
 		return r;
@@ -200,14 +201,6 @@ master_prepare(struct daemon_ctx *d, char **err)
 		    cfg->spool_dir);
 		return E_IO;
 	}
-	if ((r = spool_open(&d->spool, cfg->spool_dir)) < 0) {
-		*err = xasprintf("%s: cannot open spool: %s", cfg->spool_dir,
-		    err_str(r));
-		return r;
-	}
-	if ((q = spool_recover(d->spool)) > 0)
-		log_warn(NULL, "spool: %d invalid file(s) moved to %s/corrupt",
-		    q, cfg->spool_dir);
 	if (mkdir_p(cfg->mail_dir, 0700) < 0) {
 		*err = xasprintf("%s: cannot create mail directory: %m",
 		    cfg->mail_dir);
@@ -232,6 +225,43 @@ master_prepare(struct daemon_ctx *d, char **err)
 		own_dir(cfg, sub);
 		free(sub);
 	}
+	return 0;
+}
+
+/* open_spool - after binding: take the spool's lock (one smtpsd per
+   spool), then recover it.  Recovery empties tmp/, so it must never run
+   beside another instance's workers. */
+static int
+open_spool(struct daemon_ctx *d, char **err)
+{
+	const struct config *cfg = d->cfg;
+	char *path = xasprintf("%s/lock", cfg->spool_dir);
+	int fd, r, q;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		*err = xasprintf("%s: %m", path);
+		free(path);
+		return E_IO;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		*err = xasprintf("%s: the spool is in use by another smtpsd",
+		    cfg->spool_dir);
+		free(path);
+		close(fd);
+		return E_AGAIN;
+	}
+	free(path);
+	/* the lock stays held (fd open, not inherited) until the master
+	   exits */
+	if ((r = spool_open(&d->spool, cfg->spool_dir)) < 0) {
+		*err = xasprintf("%s: cannot open spool: %s", cfg->spool_dir,
+		    err_str(r));
+		return r;
+	}
+	if ((q = spool_recover(d->spool)) > 0)
+		log_warn(NULL, "spool: %d invalid file(s) moved to %s/corrupt",
+		    q, cfg->spool_dir);
 	return 0;
 }
 
@@ -474,7 +504,7 @@ master_run(struct daemon_ctx *d, bool print_banner)
 	sigset_t set;
 	char *err = NULL;
 	size_t i;
-	int sig;
+	int sig, r;
 
 	struct rlimit rl;
 
@@ -485,6 +515,11 @@ master_run(struct daemon_ctx *d, bool print_banner)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (master_bind(d->cfg, &d->listeners, &d->nlisteners, &err) < 0) {
+		fprintf(stderr, "smtpsd: %s\n", err);
+		free(err);
+		return 1;
+	}
+	if ((r = open_spool(d, &err)) < 0) {
 		fprintf(stderr, "smtpsd: %s\n", err);
 		free(err);
 		return 1;

@@ -677,6 +677,176 @@ test_query_sequences(const struct pubsuffix *psl)
 	dmarc_eval_free(e);
 }
 
+/*
+ * RFC 9989 Appendix B, transcribed from draft-ietf-dmarc-dmarcbis-41 (the
+ * RFC's text was not reachable from our reference search; the draft is
+ * its last version).  B.2's records must parse; B.1, B.3.1 and B.4's
+ * messages must give the verdicts, Organizational Domains and queries
+ * the text describes.
+ */
+struct appb_case {
+	const char *name;
+	const char *from, *spf, *dkim;
+	bool spf_pass, dkim_pass;
+	struct zrec zone[5];
+	enum dmarc_result result;
+	bool spf_aligned, dkim_aligned;
+	const char *org, *policy_domain;
+	const char *queries[10];	/* NULL-terminated */
+};
+
+static const struct appb_case appb_cases[] = {
+	{ "B.1.1 ex1 spf strict", "example.com", "example.com", NULL, true,
+	    false, { { "_dmarc.example.com", TXT, OK,
+	    { "v=DMARC1; p=reject; aspf=s" } } },
+	    DMARC_RESULT_PASS, true, false, "example.com", "example.com",
+	    { NULL } },
+	{ "B.1.1 ex2 spf relaxed", "example.com", "child.example.com", NULL,
+	    true, false, { { "_dmarc.example.com", TXT, OK,
+	    { "v=DMARC1; p=reject" } } },
+	    DMARC_RESULT_PASS, true, false, "example.com", "example.com",
+	    { NULL } },
+	{ "B.1.1 ex2 under strict", "example.com", "child.example.com", NULL,
+	    true, false, { { "_dmarc.example.com", TXT, OK,
+	    { "v=DMARC1; p=reject; aspf=s" } } },
+	    DMARC_RESULT_FAIL, false, false, "example.com", "example.com",
+	    { NULL } },
+	{ "B.1.1 ex3 spf not aligned", "child.example.com", "example.net",
+	    NULL, true, false, { { "_dmarc.example.com", TXT, OK,
+	    { "v=DMARC1; p=reject" } } },
+	    DMARC_RESULT_FAIL, false, false, "example.com", "example.com",
+	    { NULL } },
+	{ "B.1.2 ex1 dkim strict", "example.com", NULL, "example.com", false,
+	    true, { { "_dmarc.example.com", TXT, OK,
+	    { "v=DMARC1; p=reject; adkim=s" } } },
+	    DMARC_RESULT_PASS, false, true, "example.com", "example.com",
+	    { NULL } },
+	{ "B.1.2 ex2 dkim relaxed", "child.example.com", NULL, "example.com",
+	    false, true, { { "_dmarc.example.com", TXT, OK,
+	    { "v=DMARC1; p=reject" } } },
+	    DMARC_RESULT_PASS, false, true, "example.com", "example.com",
+	    { NULL } },
+	{ "B.1.2 ex3 dkim not aligned", "child.example.com", NULL,
+	    "example.net", false, true, { { "_dmarc.example.com", TXT, OK,
+	    { "v=DMARC1; p=reject" } } },
+	    DMARC_RESULT_FAIL, false, false, "example.com", "example.com",
+	    { NULL } },
+	{ "B.3.1 smtp session", "example.com", "mail.example.com",
+	    "example.com", true, true, { { "_dmarc.example.com", TXT, OK,
+	    { "v=DMARC1; p=reject; aspf=r; "
+	    "rua=mailto:dmarc-feedback@example.com" } } },
+	    DMARC_RESULT_PASS, true, true, "example.com", "example.com",
+	    { NULL } },
+	{ "B.4.1 simple", "example.com", "example.com", "signing.example.com",
+	    true, true, {
+	    { "_dmarc.example.com", TXT, OK, { "v=DMARC1; p=reject" } },
+	    { "_dmarc.signing.example.com", TXT, OK, { "v=DMARC1; p=none" } } },
+	    DMARC_RESULT_PASS, true, true, "example.com", "example.com",
+	    { "_dmarc.example.com", "_dmarc.com",
+	    "_dmarc.signing.example.com", NULL } },
+	{ "B.4.2 deep", "a.b.c.d.e.f.g.h.i.j.k.example.com", "example.com",
+	    "signing.example.com", true, true, {
+	    { "_dmarc.example.com", TXT, OK, { "v=DMARC1; p=reject" } },
+	    { "_dmarc.signing.example.com", TXT, OK, { "v=DMARC1; p=none" } } },
+	    DMARC_RESULT_PASS, true, true, "example.com", "example.com",
+	    { "_dmarc.a.b.c.d.e.f.g.h.i.j.k.example.com",
+	    "_dmarc.g.h.i.j.k.example.com", "_dmarc.h.i.j.k.example.com",
+	    "_dmarc.i.j.k.example.com", "_dmarc.j.k.example.com",
+	    "_dmarc.k.example.com", "_dmarc.example.com", "_dmarc.com",
+	    "_dmarc.signing.example.com", NULL } },
+	/* B.4.3 walks mail.mega.bank.example as well and finds its org
+	   domain mega.bank.example, not aligned.  We reach the same verdict
+	   without those queries: an org domain is the name or an ancestor,
+	   and giant.bank.example is neither for mail.mega.bank.example. */
+	{ "B.4.3 psd", "giant.bank.example", "mail.giant.bank.example",
+	    "mail.mega.bank.example", true, true, {
+	    { "_dmarc.giant.bank.example", TXT, OK, { "v=DMARC1; p=reject" } },
+	    { "_dmarc.bank.example", TXT, OK,
+	    { "v=DMARC1; p=none; psd=y" } } },
+	    DMARC_RESULT_PASS, true, false, "giant.bank.example",
+	    "giant.bank.example",
+	    { "_dmarc.giant.bank.example", "_dmarc.bank.example",
+	    "_dmarc.mail.giant.bank.example", NULL } },
+	{ "B.4.3 psd, spf failing", "giant.bank.example",
+	    "mail.giant.bank.example", "mail.mega.bank.example", false, true, {
+	    { "_dmarc.giant.bank.example", TXT, OK, { "v=DMARC1; p=reject" } },
+	    { "_dmarc.bank.example", TXT, OK,
+	    { "v=DMARC1; p=none; psd=y" } } },
+	    DMARC_RESULT_FAIL, false, false, "giant.bank.example",
+	    "giant.bank.example",
+	    { "_dmarc.giant.bank.example", "_dmarc.bank.example", NULL } },
+};
+
+static void
+test_appendix_b(void)
+{
+	static const char *const records[] = {
+		/* B.2.1 to B.2.5, the strings of each TXT record joined */
+		"v=DMARC1; p=none; rua=mailto:dmarc-feedback@example.com",
+		"v=DMARC1; p=none; rua=mailto:dmarc-feedback@example.com; "
+		    "ruf=mailto:auth-reports@example.com",
+		"v=DMARC1; p=none; rua=mailto:dmarc-feedback@example.com; "
+		    "ruf=mailto:auth-reports@thirdparty.example.net",
+		"v=DMARC1;",
+		"v=DMARC1; rua=mailto:aggregate-reports@thirdparty.example.net; "
+		    "ruf=mailto:failure-reports@thirdparty.example.net",
+		"v=DMARC1; p=quarantine; rua=mailto:dmarc-feedback@example.com,"
+		    "mailto:tld-test@thirdparty.example.net; t=y",
+		"v=DMARC1; p=reject; rua=mailto:dmarc-feedback@example.com,"
+		    "mailto:tld-test@thirdparty.example.net",
+	};
+	struct dmarc_record r;
+	struct dmarc_params p;
+	struct dmarc_auth dk;
+	struct dmarc_eval *e;
+	const struct dmarc_verdict *v;
+	struct run run;
+	size_t i, k;
+
+	for (i = 0; i < sizeof(records) / sizeof(records[0]); i++) {
+		CHECK_INT(dmarc_record_parse(&r, records[i], strlen(records[i])),
+		    0, records[i]);
+		dmarc_record_fini(&r);
+	}
+	(void)dmarc_record_parse(&r, records[5], strlen(records[5]));
+	CHECK_INT(r.nrua, 2, "B.2.5 two rua URIs");
+	CHECK(r.testing, "B.2.5 t=y");
+	CHECK_STR(r.nrua > 1 ? r.rua[1].uri : NULL,
+	    "mailto:tld-test@thirdparty.example.net", "B.2.5 second rua");
+	dmarc_record_fini(&r);
+
+	for (i = 0; i < sizeof(appb_cases) / sizeof(appb_cases[0]); i++) {
+		const struct appb_case *c = &appb_cases[i];
+
+		memset(&p, 0, sizeof(p));
+		p.from_domain = c->from;
+		p.spf.domain = c->spf;
+		p.spf.pass = c->spf_pass;
+		if (c->dkim) {
+			dk.domain = c->dkim;
+			dk.pass = c->dkim_pass;
+			dk.body_partial = false;
+			p.dkim = &dk;
+			p.ndkim = 1;
+		}
+		e = dmarc_eval_new(&p);
+		v = drive(e, c->zone, &run);
+		CHECK_STR(dmarc_result_str(v->result),
+		    dmarc_result_str(c->result), c->name);
+		CHECK_INT(v->spf_aligned, c->spf_aligned, c->name);
+		CHECK_INT(v->dkim_aligned, c->dkim_aligned, c->name);
+		CHECK_STR(v->org_domain, c->org, c->name);
+		CHECK_STR(v->policy_domain, c->policy_domain, c->name);
+		if (c->queries[0] != NULL) {
+			for (k = 0; c->queries[k] != NULL; k++)
+				CHECK_STR(k < run.nq ? run.queries[k] : NULL,
+				    c->queries[k], c->name);
+			CHECK_INT(run.nq, k, c->name);
+		}
+		dmarc_eval_free(e);
+	}
+}
+
 /* A missing or unusable From never passes, with no DNS spent. */
 static void
 test_no_from(void)
@@ -713,6 +883,7 @@ main(void)
 	    "tests/data/publicsuffix/public_suffix_list.dat"), 0, "load psl");
 	test_eval(psl);
 	test_query_sequences(psl);
+	test_appendix_b();
 	test_no_from();
 	pubsuffix_free(psl);
 	return test_done();

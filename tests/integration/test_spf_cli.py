@@ -168,3 +168,19 @@ def test_usage_errors_exit_1(args, problem):
                        stderr=subprocess.PIPE, timeout=10)
     assert p.returncode == 1
     assert problem in p.stderr.decode()
+
+
+def test_thousand_evaluations_share_one_resolver(nsd):
+    """1,000 evaluations started at once (each an include chain of three
+    records) all finish through one libunbound resolver, none blocking
+    another: the shape a worker's event loop needs."""
+    tool = os.path.join(BUILD, "tests", "spf_many")
+    start = time.monotonic()
+    p = subprocess.run([tool, "1000", "127.0.0.1@%d" % nsd, "192.0.2.3",
+                        "a@inc1.spf.example"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120)
+    took = time.monotonic() - start
+    assert p.returncode == 0, p.stderr.decode()
+    assert p.stdout.decode().splitlines() == ["started 1000", "pass 1000",
+                                              "callbacks 1000"]
+    assert took < 60, "took %.1f s" % took

@@ -788,7 +788,8 @@ test_appendix_b(void)
 		"v=DMARC1; p=none; rua=mailto:dmarc-feedback@example.com; "
 		    "ruf=mailto:auth-reports@thirdparty.example.net",
 		"v=DMARC1;",
-		"v=DMARC1; rua=mailto:aggregate-reports@thirdparty.example.net; "
+		"v=DMARC1; "
+		    "rua=mailto:aggregate-reports@thirdparty.example.net; "
 		    "ruf=mailto:failure-reports@thirdparty.example.net",
 		"v=DMARC1; p=quarantine; rua=mailto:dmarc-feedback@example.com,"
 		    "mailto:tld-test@thirdparty.example.net; t=y",
@@ -804,8 +805,8 @@ test_appendix_b(void)
 	size_t i, k;
 
 	for (i = 0; i < sizeof(records) / sizeof(records[0]); i++) {
-		CHECK_INT(dmarc_record_parse(&r, records[i], strlen(records[i])),
-		    0, records[i]);
+		CHECK_INT(dmarc_record_parse(&r, records[i],
+		    strlen(records[i])), 0, records[i]);
 		dmarc_record_fini(&r);
 	}
 	(void)dmarc_record_parse(&r, records[5], strlen(records[5]));

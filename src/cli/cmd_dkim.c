@@ -5,12 +5,14 @@
  *	    [--timeout MS] [--key-record NAME=TXT ...] [FILE]
  *	smtpsctl dkim sign --domain D --selector S --key FILE [--algorithm A]
  *	    [--canonicalization H/B] [--identity I] [--expire SECONDS]
- *	    [--no-timestamp] [--now T] [FILE]
+ *	    [--no-timestamp] [--now T] [--json] [FILE]
  *	smtpsctl dkim keygen --domain D --selector S [--algorithm A]
  *	    [--bits N] [--out FILE] [--json]
  *
  * Messages are read from FILE or stdin; LF-only text is turned into CRLF
- * before parsing.  --key and --selector may be given several times to
+ * before parsing.  sign --json prints {"fields": [...]}, the fields to
+ * put on top, instead of the signed message.  Every subcommand accepts
+ * --resolver (only verify uses DNS).  --key and --selector may be given several times to
  * sign with several keys (e.g. RSA and Ed25519) in one run.  Exit status:
  * 0 when the command could do its job (whatever the verdicts), 1 on a
  * usage or input error, with a message naming the problem.
@@ -390,7 +392,7 @@ cmd_sign(int argc, char **argv)
 	size_t nkeys = 0, nsels = 0, k;
 	struct buf in, msg, sigs, kb;
 	long long now = (long long)time(NULL), expire = -1;
-	bool stamp = true, lf_only;
+	bool stamp = true, lf_only, json = false;
 	char *err = NULL;
 	int i, rc = 1;
 
@@ -447,6 +449,10 @@ cmd_sign(int argc, char **argv)
 			}
 		} else if (strcmp(a, "--no-timestamp") == 0)
 			stamp = false;
+		else if (strcmp(a, "--json") == 0)
+			json = true;
+		else if (strcmp(a, "--resolver") == 0 && has)
+			i++;	/* signing needs no DNS; accepted for symmetry */
 		else if (a[0] == '-' && a[1] != '\0') {
 			rc = usage_error("sign: unknown option or missing "
 			    "value: %s", a);
@@ -516,6 +522,27 @@ cmd_sign(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (json) {
+		/* The fields to put on top, one JSON string each. */
+		size_t j = 0, e;
+		bool first = true;
+
+		printf("{\"fields\":[");
+		while (j < sigs.len) {
+			const char *nx = memmem(sigs.p + j, sigs.len - j,
+			    "\r\nDKIM-Signature:", 17);
+
+			e = nx ? (size_t)(nx - sigs.p) : sigs.len - 2;
+			sigs.p[e] = '\0';
+			printf("%s", first ? "" : ",");
+			json_str(stdout, sigs.p + j);
+			first = false;
+			j = e + 2;
+		}
+		printf("]}\n");
+		rc = fflush(stdout) == 0 ? 0 : 1;
+		goto out;
+	}
 	/* Write the fields in the input's own line-end style. */
 	lf_only = in.len > 0 && memmem(in.p, in.len, "\r\n", 2) == NULL;
 	if (lf_only) {
@@ -580,6 +607,8 @@ cmd_keygen(int argc, char **argv)
 			out = argv[++i];
 		else if (strcmp(a, "--json") == 0)
 			json = true;
+		else if (strcmp(a, "--resolver") == 0 && has)
+			i++;	/* keygen needs no DNS; accepted for symmetry */
 		else if (strcmp(a, "--algorithm") == 0 && has) {
 			alg = dkim_alg_parse(argv[i + 1], strlen(argv[i + 1]));
 			i++;

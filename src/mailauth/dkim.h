@@ -201,8 +201,9 @@ void dkim_verify_free(struct dkim_verify *v);
  * dkim_verify_message - take the whole message (CRLF line ends; kept by
  * the caller until this returns; nothing points into it afterwards).
  * Parses every DKIM-Signature, checks what needs no key and hashes the
- * body once per distinct (canonicalisation, l=).  E_SYNTAX if the header
- * section cannot be split (every signature is then permerror).
+ * body for each signature (streaming, l= honoured).  E_SYNTAX if the
+ * header section cannot be split: no signature is reported then (nsigs 0)
+ * and the caller treats the message as malformed.
  */
 int dkim_verify_message(struct dkim_verify *v, const char *msg, size_t n);
 /* dkim_verify_nqueries - distinct key names to look up (TXT) */

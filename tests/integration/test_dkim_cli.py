@@ -308,3 +308,20 @@ def test_hostile_input_never_crashes(nsd, msg):
                         "--timeout", "1000"], data=msg)
     assert rc in (0, 1), err
     assert "AddressSanitizer" not in err and "runtime error" not in err
+
+
+def test_sign_json_gives_the_fields_to_prepend(nsd):
+    msg = data("test.message")
+    rc, out, err = run(["sign", "--json", "--resolver", "127.0.0.1@1",
+                        "--domain", "dkimtest", "--selector", "ed25519",
+                        "--key", os.path.join(DATA, "keys", "ed25519.pem"),
+                        "--selector", "rsa2048", "--key",
+                        os.path.join(DATA, "keys", "rsa2048.pem")], data=msg)
+    assert rc == 0, err
+    fields = json.loads(out)["fields"]
+    assert len(fields) == 2
+    assert all(f.startswith("DKIM-Signature: v=1;") for f in fields)
+    assert all("\r\n" not in f[-2:] for f in fields)
+    signed = b"".join(f.encode() + b"\r\n" for f in fields) + \
+        msg.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    assert [l.split()[0] for l in verify(nsd, signed)] == ["dkim=pass"] * 2

@@ -242,10 +242,12 @@ def _stop(proc):
 
 
 @contextlib.contextmanager
-def dropping_proxy(upstream_port, drop_suffixes, reply_timeout=2.0):
+def dropping_proxy(upstream_port, drop_suffixes, reply_timeout=2.0,
+                   seen=None):
     """A UDP DNS proxy on 127.0.0.1 (yields its port) that relays queries
     to upstream_port, except those for names equal to or under one of
-    drop_suffixes, which it swallows without a reply."""
+    drop_suffixes, which it swallows without a reply.  When seen is a
+    list, (qname, header flags) of every query is appended to it."""
     drop = [d.lower().rstrip(".") for d in drop_suffixes]
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
@@ -267,6 +269,12 @@ def dropping_proxy(upstream_port, drop_suffixes, reply_timeout=2.0):
                 continue
             except OSError:
                 return
+            if seen is not None and len(pkt) >= 12:
+                try:
+                    seen.append((read_name(pkt, 12).lower(),
+                                 struct.unpack(">H", pkt[2:4])[0]))
+                except (IndexError, ValueError):
+                    pass
             if dropped(pkt):
                 continue
             up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -76,7 +76,8 @@ def test_unbound_backend_tells_nxdomain_from_no_data(nsd):
 
 
 def test_unbound_backend_times_out_on_its_own_deadline(nsd):
-    with dropping_proxy(nsd, ["slow.spf.example"]) as proxy:
+    seen = []
+    with dropping_proxy(nsd, ["slow.spf.example"], seen=seen) as proxy:
         start = time.monotonic()
         lines = dnsq("127.0.0.1@%d" % proxy, "x.slow.spf.example", "TXT",
                      "mx.spf.example", "A", timeout_ms=1500)
@@ -84,6 +85,9 @@ def test_unbound_backend_times_out_on_its_own_deadline(nsd):
     assert lines == ["x.slow.spf.example TXT timeout",
                      "mx.spf.example A ok 192.0.2.25"]
     assert took < 8, "timed out after %.1f s, deadline 1.5 s" % took
+    # the forwarder is asked to recurse (RD=1) on every query
+    assert ("mx.spf.example", ) in [(n, ) for n, _ in seen]
+    assert seen and all(flags & 0x0100 for _, flags in seen), seen
 
 
 def test_resolver_address_is_checked():

@@ -7,6 +7,8 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "deliver/maildir.h"
@@ -532,6 +534,159 @@ test_config(void)
 	config_free(cfg);
 }
 
+/* committer - child: commit messages, report each acknowledged id */
+static void
+committer(struct spool *sp, int fd)
+{
+	char *rc[] = { "u@example.test", "v@localhost", "far@remote.example" };
+	char id[32];
+	int i;
+
+	for (i = 0; i < 100000; i++) {
+		if (queue_msg(sp, "s@remote.example", rc, 3,
+		    "Subject: crash\r\n\r\nx\r\n", id) != 0)
+			continue;
+		/* the 250 would go out now */
+		if (write(fd, id, 16) != 16)
+			break;
+	}
+	_exit(0);
+}
+
+/* deliverer - child: the queue manager, running until killed */
+static void
+deliverer(struct spool *sp, const char *md)
+{
+	struct qmgr_params p;
+	struct qmgr *q;
+	unsigned dl, df;
+	int i;
+
+	memset(&p, 0, sizeof(p));
+	p.mail_dir = md;
+	p.is_local = is_local;
+	p.batch = 4;
+	q = qmgr_new_params(sp, &p);
+	for (i = 0; i < 100000; i++) {
+		qmgr_run_once(q, &dl, &df);
+		if (dl == 0)
+			usleep(1000);
+	}
+	_exit(0);
+}
+
+/* copies - files for queue id in a Maildir's new/ and cur/ */
+static int
+copies(const char *md, const char *box, const char *id)
+{
+	char path[1024];
+	const char *subs[] = { "new", "cur" };
+	struct dirent *de;
+	DIR *d;
+	int n = 0, k;
+
+	for (k = 0; k < 2; k++) {
+		snprintf(path, sizeof(path), "%s/%s/%s", md, box, subs[k]);
+		if ((d = opendir(path)) == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL)
+			if (strstr(de->d_name, id) != NULL)
+				n++;
+		closedir(d);
+	}
+	return n;
+}
+
+static void
+test_kill9(void)
+{
+	struct spool *sp;
+	struct qmgr *q;
+	struct spool_message m;
+	char md[512], dir[512], *acked;
+	size_t nacked = 0, cap = 1 << 16, i;
+	int round, fds[2], bad_u = 0, bad_v = 0, kept = 0, quarantined = 0;
+	unsigned dl, df;
+	pid_t c, d;
+	ssize_t r;
+	time_t start;
+
+	snprintf(dir, sizeof(dir), "%s/kill-spool", root);
+	snprintf(md, sizeof(md), "%s/kill-mail", root);
+	acked = xmalloc(cap * 16);
+	srand((unsigned)time(NULL));
+	start = time(NULL);
+	/* at most 8 rounds, and none started after 4 s (a loaded host) */
+	for (round = 0; round < 8 && time(NULL) - start < 4; round++) {
+		if (spool_open(&sp, dir) < 0)
+			break;
+		quarantined += spool_recover(sp);
+		if (pipe(fds) < 0)
+			break;
+		if ((c = fork()) == 0) {
+			close(fds[0]);
+			committer(sp, fds[1]);
+		}
+		close(fds[1]);
+		if ((d = fork()) == 0)
+			deliverer(sp, md);
+		/* let both run 50-300 ms, then pull the plug on both */
+		usleep(50000 + (useconds_t)(rand() % 250000));
+		kill(c, SIGKILL);
+		kill(d, SIGKILL);
+		waitpid(c, NULL, 0);
+		waitpid(d, NULL, 0);
+		while (nacked < cap &&
+		    (r = read(fds[0], acked + nacked * 16, 16)) == 16)
+			nacked++;
+		close(fds[0]);
+		spool_close(sp);
+	}
+	/* Restart once more and let delivery finish. */
+	spool_open(&sp, dir);
+	quarantined += spool_recover(sp);
+	{
+		struct qmgr_params p;
+
+		memset(&p, 0, sizeof(p));
+		p.mail_dir = md;
+		p.is_local = is_local;
+		q = qmgr_new_params(sp, &p);
+		qmgr_run_once(q, &dl, &df);
+		qmgr_free(q);
+	}
+	for (i = 0; i < nacked; i++) {
+		char id[17];
+
+		memcpy(id, acked + i * 16, 16);
+		id[16] = '\0';
+		if (copies(md, "example.test/u", id) != 1 ||
+		    copies(md, "localhost/v", id) != 1)
+			printf("kill -9: %s has %d and %d copies\n", id,
+			    copies(md, "example.test/u", id),
+			    copies(md, "localhost/v", id));
+		bad_u += copies(md, "example.test/u", id) != 1;
+		bad_v += copies(md, "localhost/v", id) != 1;
+		if (spool_load(sp, id, &m) == 0) {
+			kept += m.env.nrcpts == 1 &&
+			    strcmp(m.env.rcpts[0], "far@remote.example") == 0 &&
+			    (m.flags & SPOOL_F_LOCAL_DONE);
+			spool_message_fini(&m);
+		}
+	}
+	printf("kill -9: %d rounds, %zu messages acknowledged, %d quarantined, "
+	    "%d kept for outbound, %u finished after the last restart\n",
+	    round, nacked, quarantined, kept, dl);
+	CHECK(nacked > 0, "kill -9: some messages were acknowledged");
+	CHECK_INT(quarantined, 0, "kill -9: no committed file is corrupt");
+	CHECK_INT(bad_u, 0, "kill -9: each acked message once in u's Maildir");
+	CHECK_INT(bad_v, 0, "kill -9: each acked message once in v's Maildir");
+	CHECK_INT(kept, (int)nacked,
+	    "kill -9: each acked message kept for its remote rcpt");
+	free(acked);
+	spool_close(sp);
+}
+
 int
 main(void)
 {
@@ -548,6 +703,7 @@ main(void)
 	test_crash_redelivery();
 	test_disk_full();
 	test_config();
+	test_kill9();
 	qmgr_free(NULL);
 	rm_rf(root);
 	return test_done();

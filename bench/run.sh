@@ -348,7 +348,8 @@ for scen in ["tls1k50", "tls1k1", "plain1k50", "tls4k50"]:
         lines.append("| %s | %s | %s | %s | %s |" % (
             name, fmt(a), fmt(b), "n/a" if r is None else "%.2f" % r,
             target(scen, key, r)))
-idle = [(k, v[0]) for k, v in sorted(runs.items()) if k[1].startswith("idle")]
+idle = sorted(((k, v[0]) for k, v in runs.items() if k[1].startswith("idle")),
+              key=lambda kv: (kv[0][0] != "smtpsd", kv[1]["sessions"]))
 if idle:
     lines.append("")
     lines.append("### Idle STARTTLS sessions held (EHLO done, then nothing)")

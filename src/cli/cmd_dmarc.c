@@ -279,18 +279,11 @@ dkim_key_cb(void *arg, const struct dns_answer *ans)
 	}
 }
 
-/* dmarc_dns_cb - one answer for the DMARC machine */
+/* dmarc_done - the DMARC verdict is in */
 static void
-dmarc_dns_cb(void *arg, const struct dns_answer *ans)
+dmarc_done(void *arg, struct dmarc_eval *e)
 {
-	struct dmarc_eval *e = arg;
-	const char **txts;
-	size_t *lens, n;
-
-	n = txt_strings(ans, &txts, &lens);
-	dmarc_eval_answer(e, ans->status, txts, lens, n);
-	free(txts);
-	free(lens);
+	*(bool *)arg = true;
 }
 
 /* spf_done - the SPF verdict is in */
@@ -465,7 +458,6 @@ cmd_dmarc(int argc, char **argv)
 	struct spf_params sp;
 	struct dkim_verify_opts vo;
 	struct dmarc_params dp;
-	struct dmarc_query q;
 	struct dns_resolver *r = NULL;
 	struct pubsuffix *psl = NULL;
 	struct spf *s = NULL;
@@ -476,7 +468,7 @@ cmd_dmarc(int argc, char **argv)
 	struct authres ar;
 	struct buf in, msg, out, hdr;
 	char host[256], from[DMARC_DOMAIN_MAX + 1], *err = NULL;
-	bool spf_finished = false;
+	bool spf_finished = false, dmarc_finished = false;
 	size_t i, nq, nsig;
 	unsigned draw;
 	int rc = 1;
@@ -589,11 +581,12 @@ cmd_dmarc(int argc, char **argv)
 	dp.psl = psl;
 	dp.sample = (unsigned)c.sample;
 	e = dmarc_eval_new(&dp);
-	while (dmarc_eval_next(e, &q) == DMARC_NEED_DNS) {
-		if (dns_query(r, q.name, q.type, dmarc_dns_cb, e) < 0)
-			dmarc_eval_answer(e, DNS_ERROR, NULL, NULL, 0);
-		else
-			dns_resolver_wait(r);
+	if (dmarc_run(e, r, dmarc_done, &dmarc_finished) != NULL)
+		dns_resolver_wait(r);
+	if (!spf_finished || !dmarc_finished) {
+		/* wait returns only when nothing is outstanding */
+		fprintf(stderr, "smtpsctl dmarc: a check did not finish\n");
+		goto out;
 	}
 
 	authres_fini(&ar);

@@ -651,6 +651,11 @@ dmarc_eval_next(struct dmarc_eval *e, struct dmarc_query *q)
 		e->done = true;
 		return DMARC_DONE;
 	}
+	if (!e->pending) {
+		/* Cannot happen: every "need" names a query.  Never loop. */
+		finish(e, DMARC_RESULT_TEMPERROR, "internal: no query");
+		return DMARC_DONE;
+	}
 	q->name = e->qname;
 	q->type = e->ptype;
 	return DMARC_NEED_DNS;

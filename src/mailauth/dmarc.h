@@ -255,6 +255,22 @@ const struct dmarc_verdict *
 dmarc_eval_verdict(const struct dmarc_eval *e);
 
 /*
+ * dmarc_run - drive e over a resolver (dns.h), one query at a time, and
+ * call cb once when the verdict is known.  Returns NULL when it finished
+ * at once (cb has been called), else a handle valid until cb is called.
+ * dmarc_run_cancel() stops it: cb is never called and e may be freed at
+ * once; the handle itself goes when the outstanding answer arrives.
+ * This is the glue for an event loop; the machine itself stays pure.
+ */
+typedef void dmarc_done_cb(void *arg, struct dmarc_eval *e);
+struct dmarc_runner;
+struct dmarc_runner *
+dmarc_run(struct dmarc_eval *e, struct dns_resolver *r, dmarc_done_cb *cb,
+    void *arg);
+void
+dmarc_run_cancel(struct dmarc_runner *run);
+
+/*
  * dmarc_org_domain_treewalk - the pieces of the machine, for tests and
  * tools: given the names queried from longest to shortest and whether
  * each had one valid record and its psd tag, the Organizational Domain

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns/dns.h"
 #include "mailauth/dmarc.h"
 #include "mailauth/psl.h"
 #include "util/err.h"
@@ -848,6 +849,85 @@ test_appendix_b(void)
 	}
 }
 
+/* dmarc_run over the table back end of dns.h, as a worker would. */
+struct run_done {
+	int calls;
+	enum dmarc_result result;
+};
+
+static void
+on_done(void *arg, struct dmarc_eval *e)
+{
+	struct run_done *d = arg;
+
+	d->calls++;
+	d->result = dmarc_eval_verdict(e)->result;
+}
+
+static void
+test_run_on_resolver(void)
+{
+	static const char *const rec[] = { "v=DMARC1; p=reject; ", "sp=none" };
+	static const char *const other[] = { "v=spf1 -all" };
+	struct dns_resolver *r = dns_resolver_new_table();
+	struct dmarc_params p;
+	struct dmarc_auth dk = { "mail.example.org", true, false };
+	struct dmarc_eval *e, *e2;
+	struct dmarc_runner *run;
+	struct run_done d = { 0, DMARC_RESULT_NONE }, d2 = d;
+	const struct dmarc_verdict *v;
+
+	dns_table_add_txt(r, "_dmarc.example.org", rec, 2);
+	dns_table_add_txt(r, "_dmarc.org", other, 1);
+	dns_table_set_timeout(r, "_dmarc.slow.example");
+
+	memset(&p, 0, sizeof(p));
+	p.from_domain = "news.example.org";
+	p.dkim = &dk;
+	p.ndkim = 1;
+	e = dmarc_eval_new(&p);
+	run = dmarc_run(e, r, on_done, &d);
+	CHECK(run != NULL, "run waits for answers");
+	CHECK_INT(d.calls, 0, "no verdict before answers");
+	dns_resolver_wait(r);
+	CHECK_INT(d.calls, 1, "callback once");
+	CHECK_STR(dmarc_result_str(d.result), "pass", "run over table");
+	v = dmarc_eval_verdict(e);
+	CHECK_STR(v->policy_domain, "example.org", "run: policy domain");
+	CHECK_STR(v->policy_tag, "sp", "run: multi-string record joined");
+	dmarc_eval_free(e);
+
+	/* A timeout while finding the policy is a temperror. */
+	p.from_domain = "slow.example";
+	p.ndkim = 0;
+	e = dmarc_eval_new(&p);
+	run = dmarc_run(e, r, on_done, &d);
+	dns_resolver_wait(r);
+	CHECK_INT(d.calls, 2, "callback once more");
+	CHECK_STR(dmarc_result_str(d.result), "temperror", "run: timeout");
+	dmarc_eval_free(e);
+
+	/* Cancelled while a query is out: no callback, and freeing the
+	   machine at once is safe (ASan would see a late touch). */
+	e2 = dmarc_eval_new(&p);
+	run = dmarc_run(e2, r, on_done, &d2);
+	CHECK(run != NULL, "second run waits");
+	dmarc_run_cancel(run);
+	dmarc_eval_free(e2);
+	dns_resolver_wait(r);
+	CHECK_INT(d2.calls, 0, "cancelled run never calls back");
+
+	/* No From domain: finished at once, no runner. */
+	memset(&p, 0, sizeof(p));
+	p.from_status = DMARC_FROM_NONE;
+	e = dmarc_eval_new(&p);
+	run = dmarc_run(e, r, on_done, &d);
+	CHECK(run == NULL, "finished at once");
+	CHECK_STR(dmarc_result_str(d.result), "permerror", "no From");
+	dmarc_eval_free(e);
+	dns_resolver_free(r);
+}
+
 /* A missing or unusable From never passes, with no DNS spent. */
 static void
 test_no_from(void)
@@ -885,6 +965,7 @@ main(void)
 	test_eval(psl);
 	test_query_sequences(psl);
 	test_appendix_b();
+	test_run_on_resolver();
 	test_no_from();
 	pubsuffix_free(psl);
 	return test_done();

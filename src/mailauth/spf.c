@@ -192,6 +192,43 @@ strip_dot(char *n)
 		n[len - 1] = '\0';
 }
 
+/* same_name - equal DNS names, case and one trailing dot aside */
+static bool
+same_name(const char *a, const char *b)
+{
+	size_t al = strlen(a), bl = strlen(b);
+
+	if (al > 0 && a[al - 1] == '.')
+		al--;
+	if (bl > 0 && b[bl - 1] == '.')
+		bl--;
+	return al == bl && strncasecmp(a, b, al) == 0;
+}
+
+/*
+ * is_checkable_domain - RFC 7208 4.3: a domain check_host() can look up:
+ * a multi-label name, not a domain literal ("[192.0.2.1]") and not an
+ * address (a numeric top label, RFC 1123 2.1).
+ */
+static bool
+is_checkable_domain(const char *d)
+{
+	const char *top;
+	size_t len = strlen(d), i;
+
+	if (d[0] == '[' || !name_is_valid(d, true))
+		return false;
+	if (len > 0 && d[len - 1] == '.')
+		len--;
+	for (i = len; i > 0 && d[i - 1] != '.'; i--)
+		;
+	top = d + i;
+	for (i = 0; top + i < d + len; i++)
+		if (!(top[i] >= '0' && top[i] <= '9'))
+			return true;
+	return false;
+}
+
 /* ---- answers ---- */
 
 /* copy_answer - deep copy of an answer into the cache */
@@ -266,7 +303,7 @@ lookup(struct spf *s, const char *name, enum dns_type type,
 	}
 	for (i = 0; i < s->ncache; i++)
 		if (s->cache[i].type == type &&
-		    strcasecmp(s->cache[i].name, name) == 0) {
+		    same_name(s->cache[i].name, name)) {
 			*out = &s->cache[i].ans;
 			return 0;
 		}
@@ -1337,7 +1374,7 @@ check_host(struct spf *s, const char *domain_in, int depth, char **exp)
 	domain = xstrdup(domain_in);
 	strip_dot(domain);
 	/* RFC 7208 4.3: a malformed or single-label domain gives none. */
-	if (!name_is_valid(domain, true)) {
+	if (!is_checkable_domain(domain)) {
 		free(domain);
 		return SPF_NONE;
 	}

@@ -327,6 +327,10 @@ test_evaluations(void)
 		    "helo.example", SPF_ID_HELO, "fail" },
 		{ "HELO identity with a one-label HELO is none", "192.0.2.80",
 		    "", "localhost", SPF_ID_HELO, "none" },
+		{ "HELO domain literal is none", "192.0.2.80", "",
+		    "[192.0.2.80]", SPF_ID_HELO, "none" },
+		{ "HELO address is none", "192.0.2.80", "", "192.0.2.80",
+		    SPF_ID_HELO, "none" },
 		{ "null sender is checked as postmaster@HELO", "192.0.2.80",
 		    "", "helo.example", SPF_ID_MAILFROM, "pass" },
 		{ "timeout in include is temperror", "192.0.2.1",
@@ -407,7 +411,7 @@ test_machine_steps(void)
 	memset(&rr, 0, sizeof(rr));
 	rr.type = DNS_T_MX;
 	rr.pref = 10;
-	rr.name = (char *)"mx.d.example";
+	rr.name = (char *)"mx.d.example.";	/* a trailing dot */
 	spf_answer(s, &a);
 	CHECK_INT(spf_next(s, &q), SPF_STEP_QUERY, "third step is a query");
 	CHECK_STR(q.name, "mx.d.example", "A query for the exchange");
@@ -422,6 +426,14 @@ test_machine_steps(void)
 	CHECK_INT(spf_next(s, &q), SPF_STEP_DONE, "done stays done");
 	spf_free(s);
 	spf_free(NULL);
+
+	/* RFC 7208 4.3: nothing to look up for a domain literal */
+	p.mail_from = "x@[192.0.2.1]";
+	CHECK_INT(spf_new(&s, &p), 0, "machine for a domain literal");
+	CHECK_INT(spf_next(s, &q), SPF_STEP_DONE, "domain literal: no query");
+	CHECK_STR(spf_result_str(spf_result(s)), "none",
+	    "domain literal is none");
+	spf_free(s);
 }
 
 int

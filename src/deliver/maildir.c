@@ -87,7 +87,9 @@ append_lower(char *out, size_t outsz, size_t *o, const char *s, size_t n)
 	for (i = 0; i < n; i++) {
 		char c = s[i];
 
-		out[(*o)++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		out[(*o)++] = c;
 	}
 	out[*o] = '\0';
 	return true;
@@ -461,8 +463,8 @@ fail:
 		char esc[128];
 
 		log_escape(esc, sizeof(esc), address, strlen(address));
-		log_warn(queue_id, "maildir deliver to=\"%s\" error=\"%s\"", esc,
-		    strerror(e));
+		log_warn(queue_id, "maildir deliver to=\"%s\" error=\"%s\"",
+		    esc, strerror(e));
 	}
 	return errno_to_err(e);
 }

@@ -224,8 +224,8 @@ deliver_job(struct qmgr *q, struct job *j)
 			    m->msg_len);
 		} else if (r == E_INVAL) {
 			j->failed[i] = 1;
-			log_err(m->id, "qmgr failed to=\"%s\" reason=bad_mailbox",
-			    esc);
+			log_err(m->id, "qmgr failed to=\"%s\" "
+			    "reason=bad_mailbox", esc);
 		} else {
 			why = err_str(r);
 			log_warn(m->id, "qmgr temporary failure to=\"%s\" "
@@ -482,8 +482,8 @@ qmgr_list(struct spool *sp, FILE *out)
 			continue;
 		}
 		a = (time_t)m.env.arrival;
-		if (gmtime_r(&a, &tm) == NULL ||
-		    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		if (gmtime_r(&a, &tm) == NULL || strftime(when, sizeof(when),
+		    "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 			snprintf(when, sizeof(when), "-");
 		fprintf(out, "%s %s %zu %s ", m.id, when, m.msg_len,
 		    (m.flags & SPOOL_F_LOCAL_DONE) ? "outbound" : "queued");

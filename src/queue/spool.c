@@ -1142,7 +1142,8 @@ spool_recover(struct spool *sp)
 		if (r != E_CORRUPT && r != E_INVAL) {
 			log_err(names[i], "spool recover error=%s",
 			    err_str(r));
-			continue;	/* I/O trouble: leave it be, not fatal */
+			/* I/O trouble: leave it be, not fatal */
+			continue;
 		}
 		if (spool_quarantine(sp, names[i]) == 0)
 			bad++;

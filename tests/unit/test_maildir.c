@@ -1,4 +1,4 @@
-/* test_maildir - Maildir delivery: layout, exactly once, path escapes, errors */
+/* test_maildir - Maildir layout, exactly once, path escapes, errors */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -31,7 +31,7 @@ rm_rf(const char *path)
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
 		rm_rf(sub);

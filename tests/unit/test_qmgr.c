@@ -35,7 +35,7 @@ rm_rf(const char *path)
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
 		rm_rf(sub);
@@ -161,8 +161,8 @@ test_local(void)
 	if (q == NULL)
 		return;
 	for (i = 0; i < 10; i++) {
-		snprintf(text, sizeof(text), "Subject: %d\r\n\r\nbody %d\r\n", i,
-		    i);
+		snprintf(text, sizeof(text), "Subject: %d\r\n\r\nbody %d\r\n",
+		    i, i);
 		ok &= queue_msg(sp, "s@remote.example", r1, 1, text, NULL) == 0;
 	}
 	CHECK(ok, "local: ten messages queued");

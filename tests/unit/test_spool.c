@@ -35,7 +35,7 @@ rm_rf(const char *path)
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
 		rm_rf(sub);
@@ -260,7 +260,8 @@ test_round_trip(struct spool *sp)
 	CHECK_STR(m.id, e.id, "loaded id");
 	CHECK_STR(m.env.mail_from, env.mail_from, "from");
 	CHECK_INT(m.env.nrcpts, 2, "rcpt count");
-	CHECK_STR(m.env.nrcpts > 1 ? m.env.rcpts[1] : NULL, rcpts2[1], "rcpt 2");
+	CHECK_STR(m.env.nrcpts > 1 ? m.env.rcpts[1] : NULL, rcpts2[1],
+	    "rcpt 2");
 	CHECK_STR(m.env.helo, env.helo, "helo");
 	CHECK_STR(m.env.client_ip, env.client_ip, "client");
 	CHECK_STR(m.env.auth_user, env.auth_user, "auth");
@@ -269,8 +270,9 @@ test_round_trip(struct spool *sp)
 	CHECK_INT(m.env.arrival, env.arrival, "arrival");
 	CHECK_INT(m.msg_len, lens[0] + lens[1] + lens[2], "message length");
 	CHECK(m.msg_len == lens[0] + lens[1] + lens[2] &&
-	    memcmp(m.msg, "Received: by test\r\nSubject: hi\r\n\r\nbody line\r\n",
-	    m.msg_len) == 0, "message bytes are the parts in order");
+	    memcmp(m.msg, "Received: by test\r\nSubject: hi\r\n\r\n"
+	    "body line\r\n", m.msg_len) == 0,
+	    "message bytes are the parts in order");
 	CHECK_INT(m.flags, 0, "fresh message has no state flags");
 	CHECK(m.rcpt_status == NULL, "fresh message has no rcpt status");
 	spool_message_fini(&m);

@@ -1167,6 +1167,31 @@ client_cpu_s(void)
 	    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
+/*
+ * host_busy_s - CPU seconds the whole host has spent busy (not idle, not
+ * waiting for I/O) since boot, summed over its CPUs, from /proc/stat; the
+ * share not used by the server or this client shows how much other work
+ * the run competed with
+ */
+static double
+host_busy_s(void)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f;
+	int n;
+
+	f = fopen("/proc/stat", "r");
+	if (f == NULL)
+		return 0;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+	    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+	fclose(f);
+	if (n != 8)
+		return 0;
+	return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) /
+	    (double)sysconf(_SC_CLK_TCK);
+}
+
 /* cmp_u32 - qsort order for latencies */
 static int
 cmp_u32(const void *a, const void *b)
@@ -1407,7 +1432,7 @@ main(int argc, char **argv)
 	uint32_t *lat = NULL;
 	size_t nlat = 0;
 	double elapsed, t_end, t_delivered = 0, setup_s = 0;
-	double cpu0, client_cpu;
+	double cpu0, client_cpu, busy0, host_busy;
 	long maildir_base = -1, delivered = -1;
 	bool timed_out, delivery_timed_out = false;
 	int nsess, i, k;
@@ -1493,6 +1518,7 @@ main(int argc, char **argv)
 	}
 
 	cpu0 = client_cpu_s();
+	busy0 = host_busy_s();
 	t_start = now();
 	t_deadline = t_start + opt.duration_limit;
 	for (k = 0; k < opt.threads; k++)
@@ -1528,7 +1554,6 @@ main(int argc, char **argv)
 		pthread_join(th[k].tid, NULL);
 	t_end = now();
 	elapsed = t_end - t_start;
-	client_cpu = client_cpu_s() - cpu0;
 	timed_out = opt.idle == 0 && t_end >= t_deadline;
 
 	for (k = 0; k < opt.threads; k++) {
@@ -1574,6 +1599,8 @@ main(int argc, char **argv)
 		}
 		t_delivered = now() - t_start;
 	}
+	client_cpu = client_cpu_s() - cpu0;
+	host_busy = host_busy_s() - busy0;
 	if (opt.server_pid > 0) {
 		atomic_store(&mon.stop, true);
 		pthread_join(mon.tid, NULL);
@@ -1658,7 +1685,9 @@ main(int argc, char **argv)
 				    (unsigned long long)after.pss_kib,
 				    mon.peak_nproc);
 		}
-		printf(",\"client_cpu_s\":%.3f,\"tls_resumed\":%llu", client_cpu,
+		printf(",\"client_cpu_s\":%.3f,\"host_busy_cpu_s\":%.3f,"
+		    "\"host_cpus\":%ld,\"tls_resumed\":%llu", client_cpu,
+		    host_busy, sysconf(_SC_NPROCESSORS_ONLN),
 		    (unsigned long long)resumed);
 		printf(",\"error_kinds\":{");
 		for (i = 0, k = 0; i < E_NKINDS; i++) {

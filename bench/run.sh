@@ -348,6 +348,38 @@ for scen in ["tls1k50", "tls1k1", "plain1k50", "tls4k50"]:
         lines.append("| %s | %s | %s | %s | %s |" % (
             name, fmt(a), fmt(b), "n/a" if r is None else "%.2f" % r,
             target(scen, key, r)))
+# Every run's end-to-end rate, to show the drift the medians smooth over.
+per = {}
+for (srv, scen), js in runs.items():
+    for j in js:
+        if "delivered_per_s" in j:
+            per.setdefault(scen, {}).setdefault(j["label"].split()[2], {})[srv] = j
+if per:
+    lines.append("")
+    lines.append("### Every run: delivered msgs/s (server CPU ms/msg) [other load]")
+    lines.append("")
+    lines.append("[other load]: cores busy with work other than the server and")
+    lines.append("smtpsd-load during the run (other sessions on a shared host).")
+    lines.append("")
+    lines.append("| scenario | round | smtpsd | Postfix |")
+    lines.append("|---|---:|---:|---:|")
+    for scen in ["tls1k50", "tls1k1", "plain1k50", "tls4k50"]:
+        for rnd in sorted(per.get(scen, {}), key=int):
+            cells = []
+            for srv in ("smtpsd", "postfix"):
+                j = per[scen][rnd].get(srv)
+                if j is None:
+                    cells.append("n/a")
+                    continue
+                other = ""
+                if j.get("host_busy_cpu_s") and j.get("delivered_s"):
+                    other = " [%.2f]" % ((j["host_busy_cpu_s"] -
+                        j.get("server_cpu_s", 0) - j.get("client_cpu_s", 0)) /
+                        j["delivered_s"])
+                cells.append("%.1f (%.2f)%s" % (
+                    j["delivered_per_s"], j.get("server_cpu_ms_per_msg", 0),
+                    other))
+            lines.append("| %s | %s | %s | %s |" % (scen, rnd, cells[0], cells[1]))
 idle = sorted(((k, v[0]) for k, v in runs.items() if k[1].startswith("idle")),
               key=lambda kv: (kv[0][0] != "smtpsd", kv[1]["sessions"]))
 if idle:

@@ -121,6 +121,32 @@ open_sub(int dirfd, const char *name)
 	return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/* sync_parent - fsync the directory that holds path */
+static int
+sync_parent(const char *path)
+{
+	char *p = xstrdup(path), *slash;
+	int fd, r = 0;
+
+	slash = strrchr(p, '/');
+	while (slash != NULL && slash > p && slash[1] == '\0') {
+		*slash = '\0';	/* "a/b/" names b */
+		slash = strrchr(p, '/');
+	}
+	if (slash == NULL)
+		fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else {
+		slash[slash == p ? 1 : 0] = '\0';
+		fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd < 0 || fsync(fd) < 0)
+		r = errno_to_err(errno);
+	if (fd >= 0)
+		close(fd);
+	free(p);
+	return r;
+}
+
 /* spool_open - open (creating if needed) the spool at dir */
 int
 spool_open(struct spool **out, const char *dir)
@@ -136,7 +162,13 @@ spool_open(struct spool **out, const char *dir)
 	sp->dirfd = sp->tmp_fd = sp->queue_fd = sp->corrupt_fd = -1;
 	pthread_mutex_init(&sp->lock, NULL);
 	pthread_cond_init(&sp->cond, NULL);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	if (mkdir(dir, 0700) == 0) {
+		/* A new spool directory: its entry in the parent must be
+		   durable too. */
+		if ((r = sync_parent(dir)) < 0)
+			goto out;
+		r = E_IO;
+	} else if (errno != EEXIST) {
 		log_err(NULL, "spool mkdir dir=%s error=%s", dir,
 		    strerror(errno));
 		goto out;

@@ -23,7 +23,10 @@ PAIRS = [(c[1], c[2]) for c in CASES] + [
     ("2001:db8::25", "a@mxpass.spf.example"),
     ("::ffff:192.0.2.1", "a@pass.spf.example"),
     ("192.0.2.1", "@pass.spf.example"),
-    ("192.0.2.1", "a@[192.0.2.1]"),
+    # Not compared: a@[192.0.2.1].  RFC 7208 4.3 makes a domain literal
+    # "none" without a lookup (the suite's domain-literal test); pyspf
+    # sends the query, and against a server that refuses it says
+    # temperror.
 ]
 
 

@@ -27,6 +27,8 @@ enum dkim_reason dkim_pubkey(const struct dkim_keyrec *k, EVP_PKEY **out,
 /* dkim_crypto_verify - 1 valid, 0 not valid, <0 library failure */
 int dkim_crypto_verify(EVP_PKEY *pk, enum dkim_alg alg,
     const unsigned char *digest, const unsigned char *sig, size_t siglen);
+/* dkim_sha256 - SHA-256, fetched from the provider once per process */
+const EVP_MD *dkim_sha256(void);
 /* dkim_key_pkey - the OpenSSL key inside a dkim_key */
 EVP_PKEY *dkim_key_pkey(const struct dkim_key *k);
 /* dkim_crypto_sign - sign a SHA-256 digest; the signature to *sig (heap) */

@@ -6,6 +6,7 @@
  */
 #include "mailauth/dkim_int.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,83 @@
 
 #define ED25519_KEY_LEN 32
 
+/* DER of the rsaEncryption OID, 1.2.840.113549.1.1.1 (RFC 8017 A.1) */
+static const unsigned char rsa_oid[] = {
+	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+};
+
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+/* fetch_sha256 - look SHA-256 up in the provider once, not per hash */
+static void
+fetch_sha256(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* dkim_sha256 - the SHA-256 implementation, fetched once */
+const EVP_MD *
+dkim_sha256(void)
+{
+	pthread_once(&sha256_once, fetch_sha256);
+	return sha256_md ? sha256_md : EVP_sha256();
+}
+
+/* der_item - read one DER tag and definite length at p[*off..n); the
+   contents start at the new *off and are *len long */
+static bool
+der_item(const unsigned char *p, size_t n, size_t *off, unsigned char tag,
+    size_t *len)
+{
+	size_t o = *off, l, k;
+
+	if (o + 2 > n || p[o] != tag)
+		return false;
+	l = p[o + 1];
+	o += 2;
+	if (l & 0x80) {
+		k = l & 0x7f;
+		if (k == 0 || k > 3 || o + k > n)
+			return false;
+		for (l = 0; k > 0; k--)
+			l = (l << 8) | p[o++];
+	}
+	if (l > n - o)
+		return false;
+	*off = o;
+	*len = l;
+	return true;
+}
+
+/*
+ * rsa_spki_inner - the RSAPublicKey inside an RSA SubjectPublicKeyInfo
+ * (RFC 5280 4.1), found by hand: OpenSSL 3's generic decoder costs
+ * hundreds of microseconds a key, the PKCS#1 one well under one.
+ */
+static bool
+rsa_spki_inner(const unsigned char *p, size_t n, const unsigned char **in,
+    size_t *inlen)
+{
+	size_t off = 0, len, alg_end, bits;
+
+	if (!der_item(p, n, &off, 0x30, &len) || off + len != n)
+		return false;
+	if (!der_item(p, n, &off, 0x30, &len))
+		return false;
+	alg_end = off + len;
+	if (len < sizeof(rsa_oid) || memcmp(p + off, rsa_oid,
+	    sizeof(rsa_oid)) != 0)
+		return false;
+	off = alg_end;
+	if (!der_item(p, n, &off, 0x03, &bits) || off + bits != n ||
+	    bits < 2 || p[off] != 0)
+		return false;
+	*in = p + off + 1;
+	*inlen = bits - 1;
+	return true;
+}
+
 struct dkim_key {
 	EVP_PKEY *pkey;
 	enum dkim_alg alg;
@@ -33,6 +111,7 @@ dkim_pubkey(const struct dkim_keyrec *k, EVP_PKEY **out, unsigned *bits)
 {
 	const unsigned char *q;
 	EVP_PKEY *pk = NULL;
+	size_t inner;
 
 	*out = NULL;
 	*bits = 0;
@@ -47,6 +126,14 @@ dkim_pubkey(const struct dkim_keyrec *k, EVP_PKEY **out, unsigned *bits)
 		*out = pk;
 		return DKIM_R_OK;
 	}
+	if (rsa_spki_inner(k->pub, k->pub_len, &q, &inner)) {
+		const unsigned char *start = q;
+
+		pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &q, (long)inner);
+		if (pk != NULL && q == start + inner)
+			goto have;
+		EVP_PKEY_free(pk);
+	}
 	q = k->pub;
 	pk = d2i_PUBKEY(NULL, &q, (long)k->pub_len);
 	if (pk == NULL || q != k->pub + k->pub_len) {
@@ -59,6 +146,7 @@ dkim_pubkey(const struct dkim_keyrec *k, EVP_PKEY **out, unsigned *bits)
 			return DKIM_R_KEY_INVALID;
 		}
 	}
+have:
 	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
 		EVP_PKEY_free(pk);
 		return DKIM_R_KEY_TYPE;
@@ -90,7 +178,7 @@ dkim_crypto_verify(EVP_PKEY *pk, enum dkim_alg alg,
 		goto out;
 	if (EVP_PKEY_verify_init(pc) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) != 1 ||
-	    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) != 1)
+	    EVP_PKEY_CTX_set_signature_md(pc, dkim_sha256()) != 1)
 		goto out;
 	r = EVP_PKEY_verify(pc, sig, siglen, digest, DKIM_HASH_LEN) == 1 ?
 	    1 : 0;
@@ -123,7 +211,7 @@ dkim_crypto_sign(EVP_PKEY *pk, enum dkim_alg alg,
 		if ((pc = EVP_PKEY_CTX_new(pk, NULL)) == NULL ||
 		    EVP_PKEY_sign_init(pc) != 1 ||
 		    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) != 1 ||
-		    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) != 1 ||
+		    EVP_PKEY_CTX_set_signature_md(pc, dkim_sha256()) != 1 ||
 		    EVP_PKEY_sign(pc, NULL, &len, digest, DKIM_HASH_LEN) != 1)
 			goto out;
 		s = xmalloc(len);

@@ -56,7 +56,7 @@ body_hash(const char *body, size_t n, enum canon_mode m,
 	unsigned int len;
 	int r = E_INVAL;
 
-	if (mc == NULL || EVP_DigestInit_ex(mc, EVP_sha256(), NULL) != 1)
+	if (mc == NULL || EVP_DigestInit_ex(mc, dkim_sha256(), NULL) != 1)
 		goto out;
 	canon_body_init(&cb, m, body_emit, mc);
 	if (body)

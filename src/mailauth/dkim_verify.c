@@ -156,7 +156,7 @@ dkim_header_hash(const struct msg_header *h, enum canon_mode m,
 	}
 	if ((r = canon_header(&b, m, sigfield, siglen, false)) < 0)
 		goto out;
-	r = EVP_Digest(b.p ? b.p : "", b.len, digest, &dlen, EVP_sha256(),
+	r = EVP_Digest(b.p ? b.p : "", b.len, digest, &dlen, dkim_sha256(),
 	    NULL) == 1 ? 0 : E_INVAL;
 out:
 	free(next);
@@ -303,7 +303,7 @@ dkim_verify_message(struct dkim_verify *v, const char *msg, size_t n)
 			continue;
 		}
 		if ((s->bctx = EVP_MD_CTX_new()) == NULL ||
-		    EVP_DigestInit_ex(s->bctx, EVP_sha256(), NULL) != 1) {
+		    EVP_DigestInit_ex(s->bctx, dkim_sha256(), NULL) != 1) {
 			decide(s, DKIM_R_INTERNAL);
 			continue;
 		}

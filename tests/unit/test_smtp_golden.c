@@ -910,7 +910,14 @@ open_transaction(struct run *r)
 		client_write(r, cmds[i], strlen(cmds[i]));
 }
 
-/* test_smuggling - each fake end of data, then a smuggled transaction */
+/*
+ * test_smuggling - each fake end of data, then a smuggled transaction.
+ * Three ways: all in one write (what the scanners send), the smuggled
+ * commands in a second write, and everything byte by byte.  Never two
+ * messages, never one for the smuggled recipient; unless the sequence
+ * itself holds a real <CRLF>.<CRLF>, the smuggled commands are never even
+ * read as commands.
+ */
 static void
 test_smuggling(const struct sequences *q)
 {
@@ -920,41 +927,65 @@ test_smuggling(const struct sequences *q)
 	    "RCPT TO:<smuggled@example.test>\r\nDATA\r\n"
 	    "From: evil@example.test\r\nSubject: smuggled\r\n\r\nevil\r\n"
 	    ".\r\n";
+	static const char *const modes[] = { "one write", "two writes",
+		"bytewise" };
 	size_t i;
+	int mode;
 
 	CHECK(q->eod.n >= 10, "sequences file gives >= 10 end-of-data forms");
 	for (i = 0; i < q->eod.n; i++) {
 		size_t n = (unsigned char)q->eod.v[i][0];
 		const char *seq = q->eod.v[i] + 1;
-		char name[96], esc[64];
-		struct run r;
-		struct buf w;
-		bool ok;
+		bool real_eod = memmem(seq, n, "\r\n.\r\n", 5) != NULL;
 
-		escape(esc, sizeof(esc), seq, n);
-		snprintf(name, sizeof(name), "smuggling \"%s\"", esc);
-		run_init(&r, name, false);
-		open_transaction(&r);
-		buf_init(&w, 1 << 16);
-		buf_append(&w, head, sizeof(head) - 1);
-		buf_append(&w, seq, n);
-		buf_append(&w, smuggled, sizeof(smuggled) - 1);
-		client_write(&r, buf_data(&w), buf_size(&w));
-		client_write(&r, "QUIT\r\n", 6);
-		buf_fini(&w);
-		/* every form holds a bare CR, bare LF or NUL: never a 250 */
-		if (r.commits > 1)
-			fail(&r, 0, "commits", "two or more", "at most one");
-		if (strlist_has(&r.committed_rcpts, "smuggled@example.test"))
-			fail(&r, 0, "smuggled recipient", "committed",
-			    "never committed");
-		if (r.commits != 0)
-			fail(&r, 0, "commits", "1", "0 (message refused)");
-		if (!r.closed)
-			fail(&r, 0, "session", "open", "closed");
-		ok = r.ok;
-		run_fini(&r);
-		CHECK(ok, name);
+		for (mode = 0; mode < 3; mode++) {
+			char name[128], esc[64];
+			struct run r;
+			struct buf w;
+			bool ok;
+
+			escape(esc, sizeof(esc), seq, n);
+			snprintf(name, sizeof(name), "smuggling \"%s\" (%s)",
+			    esc, modes[mode]);
+			run_init(&r, name, mode == 2);
+			open_transaction(&r);
+			buf_init(&w, 1 << 16);
+			buf_append(&w, head, sizeof(head) - 1);
+			buf_append(&w, seq, n);
+			if (mode == 1) {
+				client_write(&r, buf_data(&w), buf_size(&w));
+				buf_reset(&w);
+			}
+			buf_append(&w, smuggled, sizeof(smuggled) - 1);
+			client_write(&r, buf_data(&w), buf_size(&w));
+			client_write(&r, "QUIT\r\n", 6);
+			buf_fini(&w);
+			if (r.commits > 1)
+				fail(&r, 0, "commits", "two or more",
+				    "at most one");
+			/* every form holds a bare CR, bare LF or NUL */
+			if (strlist_has(&r.committed_rcpts,
+			    "legit@example.test"))
+				fail(&r, 0, "legit message", "committed",
+				    "refused");
+			if (!real_eod || mode == 0) {
+				if (r.commits != 0)
+					fail(&r, 0, "commits", "1", "0");
+				if (strlist_has(&r.committed_rcpts,
+				    "smuggled@example.test"))
+					fail(&r, 0, "smuggled recipient",
+					    "committed", "never committed");
+			}
+			if (!real_eod && strlist_has(&r.asked,
+			    "smuggled@example.test"))
+				fail(&r, 0, "smuggled RCPT", "read as a command",
+				    "swallowed as text");
+			if (!r.closed)
+				fail(&r, 0, "session", "open", "closed");
+			ok = r.ok;
+			run_fini(&r);
+			CHECK(ok, name);
+		}
 	}
 }
 

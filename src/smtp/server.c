@@ -158,6 +158,7 @@ static const struct command commands[] = {
 	{ CMD("AUTH"), cmd_auth, CMD_NEED_HELO | CMD_NEED_ARG | CMD_AUTH_DATA },
 };
 
+/* smtp_limits_default - the defaults of server.h */
 void
 smtp_limits_default(struct smtp_limits *l)
 {
@@ -243,7 +244,8 @@ error(struct smtp_server *s, int code, const char *enh, const char *text)
 {
 	reply(s, code, enh, text);
 	if (++s->errors >= s->lim.errors)
-		close_with(s, 421, "4.7.0", "Too many errors, closing connection");
+		close_with(s, 421, "4.7.0",
+		    "Too many errors, closing connection");
 }
 
 /* txn_reset - forget the mail transaction (RSET, EHLO, end of data) */
@@ -302,6 +304,7 @@ session_reset(struct smtp_server *s)
 	s->auth_user = NULL;
 }
 
+/* smtp_server_new - a session; the greeting is queued at once */
 struct smtp_server *
 smtp_server_new(const struct smtp_server_params *p)
 {
@@ -329,6 +332,7 @@ smtp_server_new(const struct smtp_server_params *p)
 	return s;
 }
 
+/* smtp_server_free - free a session and wipe its input */
 void
 smtp_server_free(struct smtp_server *s)
 {
@@ -347,6 +351,7 @@ smtp_server_free(struct smtp_server *s)
 	free(s);
 }
 
+/* smtp_server_feed - buffer bytes from the peer (processed by _next) */
 int
 smtp_server_feed(struct smtp_server *s, const void *p, size_t n)
 {
@@ -382,6 +387,7 @@ greet(struct smtp_server *s, const char *arg, size_t n)
 	return true;
 }
 
+/* cmd_ehlo - EHLO: the extension list of RFC 5321 4.1.1.1 */
 static void
 cmd_ehlo(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 {
@@ -411,6 +417,7 @@ cmd_ehlo(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 			s->closing = true;
 }
 
+/* cmd_helo - HELO: plain SMTP, no extensions */
 static void
 cmd_helo(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 {
@@ -527,6 +534,7 @@ parse_path(struct smtp_server *s, const char *arg, size_t n,
 	return 0;
 }
 
+/* cmd_mail - MAIL FROM:<path> [params]: check, then ask the caller */
 static void
 cmd_mail(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 {
@@ -589,6 +597,7 @@ cmd_mail(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 	s->wait = W_MAIL;
 }
 
+/* cmd_rcpt - RCPT TO:<path>: check, then ask the caller */
 static void
 cmd_rcpt(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 {
@@ -620,6 +629,7 @@ cmd_rcpt(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 	s->wait = W_RCPT;
 }
 
+/* cmd_data - DATA: start the message text after a 354 */
 static void
 cmd_data(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 {
@@ -649,6 +659,7 @@ cmd_data(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 	buf_reset(&s->msg);
 }
 
+/* cmd_rset - RSET: abort the transaction */
 static void
 cmd_rset(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 {
@@ -656,12 +667,14 @@ cmd_rset(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 	reply(s, 250, "2.0.0", "Ok");
 }
 
+/* cmd_noop - NOOP: nothing */
 static void
 cmd_noop(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 {
 	reply(s, 250, "2.0.0", "Ok");
 }
 
+/* cmd_quit - QUIT: say goodbye and close */
 static void
 cmd_quit(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 {
@@ -669,6 +682,7 @@ cmd_quit(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 	s->closing = true;
 }
 
+/* cmd_vrfy - VRFY: 252, never a directory lookup */
 static void
 cmd_vrfy(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 {
@@ -677,6 +691,7 @@ cmd_vrfy(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 	    "Cannot VRFY user, but will accept message and attempt delivery");
 }
 
+/* cmd_help - HELP: one line */
 static void
 cmd_help(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 {
@@ -684,6 +699,7 @@ cmd_help(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 	    "QUIT VRFY HELP STARTTLS AUTH; see RFC 5321");
 }
 
+/* cmd_starttls - STARTTLS (RFC 3207): refuse anything pipelined after it */
 static void
 cmd_starttls(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 {
@@ -702,7 +718,8 @@ cmd_starttls(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 	/* RFC 3207 4.2 and CVE-2011-0411: nothing plaintext crosses over */
 	if (rest > 0) {
 		close_with(s, 554, "5.5.0",
-		    "Commands sent after STARTTLS before the handshake, closing");
+		    "Commands sent after STARTTLS before the handshake, "
+		    "closing");
 		return;
 	}
 	reply(s, 220, "2.0.0", "Ready to start TLS");
@@ -821,6 +838,7 @@ auth_login_pass(struct smtp_server *s, size_t len)
 	s->wait = W_AUTH;
 }
 
+/* cmd_auth - AUTH mechanism [initial-response] (RFC 4954) */
 static void
 cmd_auth(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 {
@@ -838,7 +856,8 @@ cmd_auth(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 	/* RFC 4954 4: only over TLS here (RFC 8314) */
 	if (!s->tls) {
 		error(s, 538, "5.7.11",
-		    "Encryption required for requested authentication mechanism");
+		    "Encryption required for requested authentication "
+		    "mechanism");
 		return;
 	}
 	if (s->in_txn) {
@@ -851,7 +870,8 @@ cmd_auth(struct smtp_server *s, const char *arg, size_t n, size_t rest)
 		ir = sp + 1;
 		irlen = n - mlen - 1;
 		if (irlen == 0 || memchr(ir, ' ', irlen) != NULL) {
-			error(s, 501, "5.5.4", "Syntax: AUTH mechanism [response]");
+			error(s, 501, "5.5.4",
+			    "Syntax: AUTH mechanism [response]");
 			return;
 		}
 	}
@@ -980,7 +1000,8 @@ line_step(struct smtp_server *s)
 		/* RFC 5321 4.5.3.1.4, RFC 4954 4: drop it all and close */
 		buf_reset(&s->in);
 		auth_wipe(s);
-		close_with(s, 500, "5.5.6", "Line too long, closing connection");
+		close_with(s, 500, "5.5.6",
+		    "Line too long, closing connection");
 		return true;
 	}
 	secret = s->auth_stage != AUTH_NONE || has_prefix(p, len, "AUTH ");
@@ -1144,6 +1165,7 @@ fill_out(struct smtp_server *s, struct smtp_out *out)
 	return SMTP_ACT_READ;
 }
 
+/* smtp_server_next - process buffered input until an action is due */
 enum smtp_action
 smtp_server_next(struct smtp_server *s, struct smtp_out *out)
 {
@@ -1190,6 +1212,7 @@ sanitize_enh(char *dst, size_t dsz, int code, const char *enh)
 		dst[i] = '\0';
 }
 
+/* smtp_server_verdict - the caller's answer to MAIL, RCPT or COMMIT */
 void
 smtp_server_verdict(struct smtp_server *s, int code, const char *enh,
     const char *text)
@@ -1238,6 +1261,7 @@ smtp_server_verdict(struct smtp_server *s, int code, const char *enh,
 	s->wait = W_NONE;
 }
 
+/* smtp_server_auth_result - the caller's answer to AUTH */
 void
 smtp_server_auth_result(struct smtp_server *s, bool ok)
 {
@@ -1253,6 +1277,7 @@ smtp_server_auth_result(struct smtp_server *s, bool ok)
 	auth_fail(s);
 }
 
+/* smtp_server_tls_started - the STARTTLS handshake is done: start afresh */
 void
 smtp_server_tls_started(struct smtp_server *s, const struct smtp_tls_info *tls)
 {
@@ -1272,6 +1297,7 @@ smtp_server_tls_started(struct smtp_server *s, const struct smtp_tls_info *tls)
 	buf_reset(&s->in);
 }
 
+/* smtp_server_timeout - 421 4.4.2 and close */
 void
 smtp_server_timeout(struct smtp_server *s)
 {
@@ -1279,6 +1305,7 @@ smtp_server_timeout(struct smtp_server *s)
 		close_with(s, 421, "4.4.2", "Timeout, closing connection");
 }
 
+/* smtp_server_shutdown - 421 4.3.2 and close */
 void
 smtp_server_shutdown(struct smtp_server *s)
 {
@@ -1286,6 +1313,7 @@ smtp_server_shutdown(struct smtp_server *s)
 		close_with(s, 421, "4.3.2", "Server shutting down");
 }
 
+/* smtp_server_output - the replies waiting to be sent */
 const char *
 smtp_server_output(struct smtp_server *s, size_t *len)
 {
@@ -1293,12 +1321,14 @@ smtp_server_output(struct smtp_server *s, size_t *len)
 	return buf_data(&s->out);
 }
 
+/* smtp_server_output_consume - n octets of output were sent */
 void
 smtp_server_output_consume(struct smtp_server *s, size_t n)
 {
 	buf_consume(&s->out, n);
 }
 
+/* smtp_server_envelope - the transaction, valid until the COMMIT verdict */
 void
 smtp_server_envelope(const struct smtp_server *s, struct smtp_envelope *env)
 {
@@ -1325,12 +1355,14 @@ smtp_server_envelope(const struct smtp_server *s, struct smtp_envelope *env)
 	env->msg_len = buf_size(&s->msg);
 }
 
+/* smtp_server_in_data - between 354 and the end of data? */
 bool
 smtp_server_in_data(const struct smtp_server *s)
 {
 	return s->in_data;
 }
 
+/* smtp_server_idle - nothing in progress and nothing buffered? */
 bool
 smtp_server_idle(const struct smtp_server *s)
 {
@@ -1338,6 +1370,7 @@ smtp_server_idle(const struct smtp_server *s)
 	    s->auth_stage == AUTH_NONE && buf_size(&s->in) == 0;
 }
 
+/* smtp_server_release_buffers - free the empty buffers of an idle session */
 void
 smtp_server_release_buffers(struct smtp_server *s)
 {
@@ -1353,6 +1386,7 @@ smtp_server_release_buffers(struct smtp_server *s)
 	}
 }
 
+/* smtp_server_footprint - heap octets held by the session */
 size_t
 smtp_server_footprint(const struct smtp_server *s)
 {
@@ -1360,6 +1394,7 @@ smtp_server_footprint(const struct smtp_server *s)
 	    s->auth_buf_size + s->rcpts_cap * sizeof(char *);
 }
 
+/* smtp_server_auth_failures - failed AUTH attempts so far */
 unsigned
 smtp_server_auth_failures(const struct smtp_server *s)
 {

@@ -10,7 +10,7 @@
  *	    [--bits N] [--out FILE] [--json]
  *
  * Messages are read from FILE or stdin; LF-only text is turned into CRLF
- * before parsing.  sign --json prints {"fields": [...]}, the fields to
+ * before parsing (text holding any CRLF is taken as it is).  sign --json prints {"fields": [...]}, the fields to
  * put on top, instead of the signed message.  Every subcommand accepts
  * --resolver (only verify uses DNS).  --key and --selector may be given several times to
  * sign with several keys (e.g. RSA and Ed25519) in one run.  Exit status:
@@ -98,6 +98,21 @@ read_all(struct buf *b, const char *path, char **err)
 	if (fd != 0)
 		close(fd);
 	return r;
+}
+
+/*
+ * to_crlf - the message as the parser wants it: LF-only text (a file
+ * written on Unix) gets CRLF line ends; text that already holds a CRLF is
+ * taken byte for byte, so a signature covers exactly what was given.
+ */
+static int
+to_crlf(struct buf *out, const struct buf *in)
+{
+	if (in->len == 0)
+		return 0;
+	if (memmem(in->p, in->len, "\r\n", 2) != NULL)
+		return buf_append(out, in->p, in->len);
+	return msg_lf_to_crlf(out, in->p, in->len);
 }
 
 /* parse_ll - a non-negative decimal; false if it is not one */
@@ -357,7 +372,7 @@ cmd_verify(int argc, char **argv)
 		}
 	}
 	if (read_all(&in, file, &err) < 0 ||
-	    msg_lf_to_crlf(&msg, in.p ? in.p : "", in.len) < 0) {
+	    to_crlf(&msg, &in) < 0) {
 		rc = usage_error("%s", err ? err : "message too large");
 		goto out;
 	}
@@ -503,7 +518,7 @@ cmd_sign(int argc, char **argv)
 		}
 	}
 	if (read_all(&in, file, &err) < 0 ||
-	    msg_lf_to_crlf(&msg, in.p ? in.p : "", in.len) < 0) {
+	    to_crlf(&msg, &in) < 0) {
 		rc = usage_error("%s", err ? err : "message too large");
 		goto out;
 	}

@@ -1,5 +1,7 @@
 """Differential test against python3-dkim (Debian's dkimpy): messages of
-varied shape signed by `smtpsctl dkim sign` verify with dkimpy, and signed
+varied shape (plain, folded headers, trailing whitespace, empty body, 8-bit
+body, very long lines, duplicate headers, no final CRLF, a lone CR in the
+body) signed by `smtpsctl dkim sign` verify with dkimpy, and signed
 by dkimpy verify with `smtpsctl dkim verify`, in simple/simple and
 relaxed/relaxed (and the mixed forms), with rsa-sha256 and ed25519-sha256;
 tampered copies fail in both.  Both sides read the keys from the same NSD
@@ -57,6 +59,11 @@ SHAPES = {
                          b"Received: from b\r\n\r\nTwo of each.\r\n",
     "no final CRLF": b"From: alice@dkimtest\r\nSubject: nofinal\r\n\r\n"
                      b"last line without CRLF",
+    # A lone CR is data for both.  (A bare LF is not compared: dkimpy
+    # splits the message on LF as well, we take only CRLF as a line end;
+    # smtpsd refuses bare LF at the SMTP level anyway.)
+    "lone CR in the body": b"From: alice@dkimtest\r\nSubject: cr\r\n\r\n"
+                           b"one\rtwo \r three\r\n\r\r\n",
 }
 
 

@@ -1384,6 +1384,11 @@ smtp_server_release_buffers(struct smtp_server *s)
 		buf_reset(&s->msg);
 		buf_shrink(&s->msg);
 	}
+	if (!s->in_txn && s->wait == W_NONE) {
+		free(s->rcpts);
+		s->rcpts = NULL;
+		s->rcpts_cap = 0;
+	}
 }
 
 /* smtp_server_footprint - heap octets held by the session */

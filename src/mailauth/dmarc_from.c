@@ -409,7 +409,7 @@ dmarc_from_domain(const char *hdr, size_t n, char *out, size_t outsz,
 	if (outsz > 0)
 		out[0] = '\0';
 	while (i < n) {
-		size_t b = i, e, colon, nameend;
+		size_t b = i, e, colon, nameend, namestart;
 
 		/* One field: this line and its continuation lines. */
 		e = i;
@@ -433,10 +433,18 @@ dmarc_from_domain(const char *hdr, size_t n, char *out, size_t outsz,
 		while (nameend > b && (hdr[nameend - 1] == ' ' ||
 		    hdr[nameend - 1] == '\t'))
 			nameend--;
-		if (nameend - b != 4 || strncasecmp(hdr + b, "from", 4) != 0)
+		/* Only the first line can start with white space (it has
+		   nothing to continue); some readers take " From:" there as
+		   a From field, so it counts, and is refused. */
+		namestart = b;
+		while (namestart < nameend && (hdr[namestart] == ' ' ||
+		    hdr[namestart] == '\t'))
+			namestart++;
+		if (nameend - namestart != 4 ||
+		    strncasecmp(hdr + namestart, "from", 4) != 0)
 			continue;
 		fields++;
-		if (nameend != colon)
+		if (nameend != colon || namestart != b)
 			badname = true;
 		value = hdr + colon + 1;
 		vlen = e - colon - 1;

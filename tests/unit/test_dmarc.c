@@ -255,6 +255,25 @@ static const struct from_case from_cases[] = {
 	    DMARC_FROM_SYNTAX, "" },
 	{ "trailing garbage", "From: a@example.com x\r\n", DMARC_FROM_SYNTAX,
 	    "" },
+	{ "leading white space on the first line", " From: a@good.example"
+	    "\r\nTo: b@example.net\r\n", DMARC_FROM_BAD_NAME, "" },
+	{ "leading white space plus real", " From: a@evil.example\r\nFrom: "
+	    "b@good.example\r\n", DMARC_FROM_MULTIPLE_FIELDS, "" },
+	{ "tab before colon", "From\t: a@good.example\r\n",
+	    DMARC_FROM_BAD_NAME, "" },
+	{ "angle address inside quotes", "From: \"<b@good.example>\" "
+	    "<a@evil.example>\r\n", DMARC_FROM_OK, "evil.example" },
+	{ "nested comment with address", "From: a@evil.example (x "
+	    "(b@good.example) y)\r\n", DMARC_FROM_OK, "evil.example" },
+	{ "comment inside angle address", "From: <a@(b@good.example)"
+	    "evil.example>\r\n", DMARC_FROM_OK, "evil.example" },
+	{ "folded From: inside the value", "From: a@good.example\r\n"
+	    " From: b@evil.example\r\n", DMARC_FROM_SYNTAX, "" },
+	{ "white-space-only line is no end", "From: a@good.example\r\n"
+	    " \r\nFrom: b@evil.example\r\n\r\n",
+	    DMARC_FROM_MULTIPLE_FIELDS, "" },
+	{ "resent-from is not from", "Resent-From: a@x.example\r\nFrom: "
+	    "b@good.example\r\n", DMARC_FROM_OK, "good.example" },
 	{ "label too long", "From: a@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aaaaaaaaaaaaaaaaaaaaaaaa.example\r\n", DMARC_FROM_BAD_DOMAIN, "" },
 };

@@ -4,9 +4,11 @@
  *
  * libunbound resolves in a thread of its own and signals finished queries
  * on ub_fd(); ub_process() runs our ub_done(), which only parses the
- * answer into its query.  The user's callbacks run afterwards, from
- * deliver(), in the order the queries were made, so a callback may start
- * new queries or free its own state without reentering libunbound.
+ * answer into its query and moves it from the in-flight list to the
+ * finished list.  The user's callbacks run afterwards, from deliver(), in
+ * the order the queries finished, so a callback may start new queries or
+ * free its own state without reentering libunbound.  Both lists make
+ * every step O(1) per query, so thousands of queries can wait at once.
  * libunbound retries a silent server for a long time, so each query also
  * carries a deadline of our own (dns_set_timeout) on CLOCK_MONOTONIC; a
  * query past it is cancelled with ub_cancel() and answered DNS_TIMEOUT.
@@ -472,7 +474,12 @@ dns_resolver_free(struct dns_resolver *r)
 	/* Deleting the context cancels what is still in flight. */
 	if (r->ctx != NULL)
 		ub_ctx_delete(r->ctx);
-	for (q = r->queries; q != NULL; q = next) {
+	for (q = r->fly_head; q != NULL; q = next) {
+		next = q->next;
+		free(q->name);
+		free(q);
+	}
+	for (q = r->done_head; q != NULL; q = next) {
 		next = q->next;
 		dns_answer_fini(&q->ans);
 		free(q->name);
@@ -489,13 +496,63 @@ dns_set_timeout(struct dns_resolver *r, int ms)
 	r->timeout_ms = ms > 0 ? ms : DNS_DEFAULT_TIMEOUT_MS;
 }
 
+/* fly_insert - add q to the in-flight list, kept in deadline order (a
+   new query usually has the latest deadline: the walk is short) */
+static void
+fly_insert(struct dns_resolver *r, struct dns_q *q)
+{
+	struct dns_q *after = r->fly_tail;
+
+	while (after != NULL && after->deadline_ms > q->deadline_ms)
+		after = after->prev;
+	q->prev = after;
+	q->next = after ? after->next : r->fly_head;
+	if (q->next != NULL)
+		q->next->prev = q;
+	else
+		r->fly_tail = q;
+	if (after != NULL)
+		after->next = q;
+	else
+		r->fly_head = q;
+}
+
+/* fly_remove - take q off the in-flight list */
+static void
+fly_remove(struct dns_resolver *r, struct dns_q *q)
+{
+	if (q->prev != NULL)
+		q->prev->next = q->next;
+	else
+		r->fly_head = q->next;
+	if (q->next != NULL)
+		q->next->prev = q->prev;
+	else
+		r->fly_tail = q->prev;
+	q->next = q->prev = NULL;
+}
+
+/* done_append - q is finished: queue it for deliver() */
+static void
+done_append(struct dns_resolver *r, struct dns_q *q)
+{
+	q->done = true;
+	q->next = NULL;
+	if (r->done_tail != NULL)
+		r->done_tail->next = q;
+	else
+		r->done_head = q;
+	r->done_tail = q;
+}
+
 /* ub_done - libunbound finished a query: keep the answer for deliver() */
 static void
 ub_done(void *arg, int err, struct ub_result *res)
 {
 	struct dns_q *q = arg;
 
-	q->done = true;
+	fly_remove(q->r, q);
+	done_append(q->r, q);
 	memset(&q->ans, 0, sizeof(q->ans));
 	if (err != 0 || res == NULL) {
 		q->ans.status = DNS_SERVFAIL;
@@ -533,7 +590,7 @@ int
 dns_query(struct dns_resolver *r, const char *name, enum dns_type type,
     dns_callback *cb, void *arg)
 {
-	struct dns_q *q, **tail;
+	struct dns_q *q;
 	int e;
 
 	if (name == NULL || !dns_name_ok(name))
@@ -547,19 +604,20 @@ dns_query(struct dns_resolver *r, const char *name, enum dns_type type,
 	q->deadline_ms = now_ms() + r->timeout_ms;
 	if (r->table) {
 		dns_table_answer(r, q);
-		q->done = true;
+		done_append(r, q);
 	} else {
+		/* Listed first: libunbound may answer from its cache at once
+		   (ub_done runs only inside ub_process, but be safe). */
+		fly_insert(r, q);
 		e = ub_resolve_async(r->ctx, name, (int)type, 1, q, ub_done,
 		    &q->async_id);
 		if (e != 0) {
+			fly_remove(r, q);
 			free(q->name);
 			free(q);
 			return E_DNS;
 		}
 	}
-	for (tail = &r->queries; *tail != NULL; tail = &(*tail)->next)
-		;
-	*tail = q;
 	r->pending++;
 	return 0;
 }
@@ -571,37 +629,27 @@ expire(struct dns_resolver *r)
 	struct dns_q *q;
 	int64_t now = now_ms();
 
-	for (q = r->queries; q != NULL; q = q->next) {
-		if (q->done || now < q->deadline_ms)
-			continue;
+	while ((q = r->fly_head) != NULL && q->deadline_ms <= now) {
+		fly_remove(r, q);
 		if (r->ctx != NULL)
 			ub_cancel(r->ctx, q->async_id);
 		memset(&q->ans, 0, sizeof(q->ans));
 		q->ans.status = DNS_TIMEOUT;
-		q->done = true;
+		done_append(r, q);
 	}
 }
 
 /*
- * deliver - call back the finished queries that were finished on entry;
- * the ones callbacks start wait for the next round.  Returns how many.
+ * deliver - call back the queries finished on entry; the ones callbacks
+ * start wait for the next round.  Returns how many.
  */
 static int
 deliver(struct dns_resolver *r)
 {
-	struct dns_q **pp, *q, *ready = NULL, **rtail = &ready;
+	struct dns_q *q, *ready = r->done_head;
 	int n = 0;
 
-	for (pp = &r->queries; (q = *pp) != NULL;) {
-		if (!q->done) {
-			pp = &q->next;
-			continue;
-		}
-		*pp = q->next;
-		q->next = NULL;
-		*rtail = q;
-		rtail = &q->next;
-	}
+	r->done_head = r->done_tail = NULL;
 	while ((q = ready) != NULL) {
 		ready = q->next;
 		r->pending--;
@@ -637,18 +685,15 @@ dns_resolver_process(struct dns_resolver *r)
 int
 dns_resolver_timeout_ms(const struct dns_resolver *r)
 {
-	const struct dns_q *q;
-	int64_t first = -1, now = now_ms();
+	int64_t now;
 
-	for (q = r->queries; q != NULL; q = q->next) {
-		if (q->done)
-			return 0;
-		if (first < 0 || q->deadline_ms < first)
-			first = q->deadline_ms;
-	}
-	if (first < 0)
+	if (r->done_head != NULL)
+		return 0;
+	if (r->fly_head == NULL)
 		return -1;
-	return first <= now ? 0 : (int)(first - now);
+	now = now_ms();
+	return r->fly_head->deadline_ms <= now ? 0 :
+	    (int)(r->fly_head->deadline_ms - now);
 }
 
 /* dns_resolver_wait - block until no query is pending (tools, tests) */

@@ -17,7 +17,7 @@ struct ub_ctx;
 
 /* one query in flight */
 struct dns_q {
-	struct dns_q *next;
+	struct dns_q *next, *prev;
 	struct dns_resolver *r;
 	dns_callback *cb;
 	void *arg;
@@ -44,7 +44,9 @@ struct dns_tname {
 struct dns_resolver {
 	bool table;
 	int timeout_ms;
-	struct dns_q *queries;	/* in flight, in order of dns_query() */
+	/* in flight, in order of deadline; finished, in order of finishing */
+	struct dns_q *fly_head, *fly_tail;
+	struct dns_q *done_head, *done_tail;
 	size_t pending;
 
 	/* unbound */

@@ -618,14 +618,15 @@ msg_from_parse(const char *value, size_t len, char **addr, const char **why)
 	buf_init(&b, FROM_VALUE_MAX);
 	if ((r = unfold(&b, value, len, &reason)) < 0)
 		goto out;
-	if (!utf8_valid((const unsigned char *)buf_data(&b), buf_size(&b))) {
+	memset(&p, 0, sizeof(p));
+	/* buf_cstr, not buf_data: an empty buffer has no storage yet */
+	p.s = buf_cstr(&b);
+	p.n = buf_size(&b);
+	if (!utf8_valid((const unsigned char *)p.s, p.n)) {
 		r = E_SYNTAX;
 		reason = "invalid UTF-8";
 		goto out;
 	}
-	memset(&p, 0, sizeof(p));
-	p.s = buf_cstr(&b);
-	p.n = buf_size(&b);
 	r = mailbox(&p, addr);
 	reason = p.why;
 out:

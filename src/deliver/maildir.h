@@ -46,6 +46,21 @@ int
 maildir_batch_deliver(struct maildir_batch *b, const char *address,
     const char *folder, const char *queue_id, unsigned rcpt_index,
     const char *msg, size_t len);
+/* maildir_batch_add - queue one delivery: validate, write the file into
+   tmp/ (no fdatasync yet) and give a ticket; maildir_batch_commit() then
+   fdatasyncs every queued file at once (on several threads, so the file
+   system commits them together), links them into new/ and fsyncs each
+   new/ directory once.  Returns E_INVAL (permanent), E_NOSPACE or E_IO if
+   it failed already; the ticket's result says the same after commit. */
+int
+maildir_batch_add(struct maildir_batch *b, const char *address,
+    const char *folder, const char *queue_id, unsigned rcpt_index,
+    const char *msg, size_t len, size_t *ticket);
+/* maildir_batch_result - a ticket's outcome after maildir_batch_commit():
+   0 when durable, else E_INVAL, E_NOSPACE or E_IO.  Tickets stay valid
+   until the next maildir_batch_add(). */
+int
+maildir_batch_result(const struct maildir_batch *b, size_t ticket);
 /* maildir_batch_recheck - with on, later deliveries first look in cur/
    for a copy with the same name (a mail reader moves new/NAME to
    cur/NAME:2,FLAGS) and count it as delivered.  It costs a readdir of
@@ -53,8 +68,9 @@ maildir_batch_deliver(struct maildir_batch *b, const char *address,
    have been delivered before (queued before it started, or retried). */
 void
 maildir_batch_recheck(struct maildir_batch *b, bool on);
-/* maildir_batch_commit - fsync every new/ directory touched since the
-   last commit; 0 when all the batch's deliveries are durable */
+/* maildir_batch_commit - sync and link the queued deliveries, fsync every
+   new/ directory touched since the last commit; 0 when all the batch's
+   deliveries are durable, else the first error (see the tickets) */
 int
 maildir_batch_commit(struct maildir_batch *b);
 

@@ -51,8 +51,12 @@ struct job {
 	struct spool_message m;
 	unsigned char *done;	/* per rcpt: 1 delivered */
 	unsigned char *failed;	/* per rcpt: 1 failed for good */
+	size_t *ticket;		/* per rcpt: maildir ticket, NO_TICKET */
+	const char **folder;	/* per rcpt: the folder it went to */
 	bool temp;		/* a temporary failure: retry the message */
 };
+
+#define NO_TICKET ((size_t)-1)
 
 /* qmgr_new_params - a queue manager on sp */
 struct qmgr *
@@ -192,18 +196,22 @@ rcpt_domain(const char *addr)
 	return at ? at + 1 : "";
 }
 
-/* deliver_job - deliver every pending local recipient of one message */
+/* deliver_job - queue a Maildir delivery for every pending local
+   recipient of one message (made durable by the batch's commit) */
 static void
 deliver_job(struct qmgr *q, struct job *j)
 {
 	struct spool_message *m = &j->m;
-	const char *folder, *why;
-	char esc[128];
+	const char *folder;
 	size_t i;
 	int r;
 
 	j->done = xcalloc(m->env.nrcpts, 1);
 	j->failed = xcalloc(m->env.nrcpts, 1);
+	j->ticket = xcalloc(m->env.nrcpts, sizeof(size_t));
+	j->folder = xcalloc(m->env.nrcpts, sizeof(char *));
+	for (i = 0; i < m->env.nrcpts; i++)
+		j->ticket[i] = NO_TICKET;
 	for (i = 0; i < m->env.nrcpts; i++) {
 		if (m->rcpt_status && m->rcpt_status[i] == SPOOL_RCPT_FAILED) {
 			j->failed[i] = 1;
@@ -213,25 +221,42 @@ deliver_job(struct qmgr *q, struct job *j)
 		    !q->p.is_local(q->p.arg, rcpt_domain(m->env.rcpts[i])))
 			continue;
 		folder = q->p.folder ? q->p.folder(q->p.arg, m, i) : NULL;
-		r = maildir_batch_deliver(q->mb, m->env.rcpts[i], folder, m->id,
-		    (unsigned)i, m->msg, m->msg_len);
+		j->folder[i] = folder;
+		r = maildir_batch_add(q->mb, m->env.rcpts[i], folder, m->id,
+		    (unsigned)i, m->msg, m->msg_len, &j->ticket[i]);
+		if (r < 0 && r != E_INVAL)
+			break;	/* the whole message is retried */
+	}
+}
+
+/* collect_job - after the commit: what became of each recipient */
+static void
+collect_job(struct qmgr *q, struct job *j)
+{
+	struct spool_message *m = &j->m;
+	char esc[128];
+	size_t i;
+	int r;
+
+	for (i = 0; i < m->env.nrcpts; i++) {
+		if (j->ticket[i] == NO_TICKET)
+			continue;
+		r = maildir_batch_result(q->mb, j->ticket[i]);
 		log_escape(esc, sizeof(esc), m->env.rcpts[i],
 		    strlen(m->env.rcpts[i]));
 		if (r == 0) {
 			j->done[i] = 1;
 			log_info(m->id, "qmgr delivered to=\"%s\" folder=%s "
-			    "size=%zu", esc, folder ? folder : "inbox",
-			    m->msg_len);
+			    "size=%zu", esc, j->folder[i] ? j->folder[i] :
+			    "inbox", m->msg_len);
 		} else if (r == E_INVAL) {
 			j->failed[i] = 1;
 			log_err(m->id, "qmgr failed to=\"%s\" "
 			    "reason=bad_mailbox", esc);
 		} else {
-			why = err_str(r);
 			log_warn(m->id, "qmgr temporary failure to=\"%s\" "
-			    "error=%s", esc, why);
+			    "error=%s", esc, err_str(r));
 			j->temp = true;
-			break;	/* the whole message is retried */
 		}
 	}
 }
@@ -290,6 +315,8 @@ job_fini(struct job *j)
 	spool_message_fini(&j->m);
 	free(j->done);
 	free(j->failed);
+	free(j->ticket);
+	free(j->folder);
 	memset(j, 0, sizeof(*j));
 }
 
@@ -302,7 +329,7 @@ run_batch(struct qmgr *q, char **ids, size_t n, int64_t t,
 	char **remove = xcalloc(n, sizeof(char *));
 	size_t i, nremove = 0;
 	bool *ok = xcalloc(n, sizeof(bool)), *live = xcalloc(n, sizeof(bool));
-	int r, cr;
+	int r;
 
 	for (i = 0; i < n; i++) {
 		r = spool_load(q->sp, ids[i], &jobs[i].m);
@@ -337,12 +364,14 @@ run_batch(struct qmgr *q, char **ids, size_t n, int64_t t,
 		}
 		deliver_job(q, &jobs[i]);
 	}
-	/* One fsync per touched new/ directory for the whole batch. */
-	cr = maildir_batch_commit(q->mb);
+	/* The batch's files are synced together, then each touched new/
+	   directory once; every ticket then says whether it is durable. */
+	maildir_batch_commit(q->mb);
 	for (i = 0; i < n; i++) {
 		if (!live[i])
 			continue;
-		if (cr < 0 || jobs[i].temp || !finish_job(q, &jobs[i], remove,
+		collect_job(q, &jobs[i]);
+		if (jobs[i].temp || !finish_job(q, &jobs[i], remove,
 		    &nremove)) {
 			defer(q, ids[i], t);
 			(*deferred)++;

@@ -279,6 +279,63 @@ test_errors(void)
 }
 
 static void
+test_tickets(void)
+{
+	struct maildir_batch *b;
+	char qids[20][32], block[1024];
+	size_t t[20], tbad, tblocked, tagain, i;
+	int ok = 1, r;
+
+	/* A plain file where a Maildir should be: a temporary failure. */
+	mkdir(sub("tickets.test"), 0700);
+	snprintf(block, sizeof(block), "%s/tickets.test/blocked", root);
+	fclose(fopen(block, "w"));
+	b = maildir_batch_new(root);
+	for (i = 0; i < 20; i++) {
+		spool_new_id(NULL, qids[i]);
+		ok &= maildir_batch_add(b, i % 2 ? "odd@tickets.test" :
+		    "even@tickets.test", NULL, qids[i], 0, msg, strlen(msg),
+		    &t[i]) == 0;
+	}
+	CHECK(ok, "tickets: twenty queued");
+	CHECK_INT(count_dir(sub("tickets.test/odd/new"), NULL, 0), 0,
+	    "tickets: nothing in new/ before the commit");
+	CHECK_INT(maildir_batch_add(b, "../x@tickets.test", NULL, qids[0], 1,
+	    msg, strlen(msg), &tbad), E_INVAL, "tickets: bad address now");
+	CHECK_INT(maildir_batch_add(b, "blocked@tickets.test", NULL, qids[0],
+	    2, msg, strlen(msg), &tblocked), E_IO, "tickets: blocked now");
+	/* the same delivery twice in one batch is still one copy */
+	CHECK_INT(maildir_batch_add(b, "odd@tickets.test", NULL, qids[1], 0,
+	    msg, strlen(msg), &tagain), 0, "tickets: repeat queued");
+	r = maildir_batch_commit(b);
+	CHECK_INT(r, E_INVAL, "tickets: commit reports the first failure");
+	ok = 1;
+	for (i = 0; i < 20; i++)
+		ok &= maildir_batch_result(b, t[i]) == 0;
+	CHECK(ok, "tickets: twenty durable");
+	CHECK_INT(maildir_batch_result(b, tbad), E_INVAL,
+	    "tickets: bad address result");
+	CHECK_INT(maildir_batch_result(b, tblocked), E_IO,
+	    "tickets: blocked result");
+	CHECK_INT(maildir_batch_result(b, tagain), 0, "tickets: repeat ok");
+	CHECK_INT(maildir_batch_result(b, 999), E_INVAL, "tickets: unknown");
+	CHECK_INT(count_dir(sub("tickets.test/odd/new"), NULL, 0), 10,
+	    "tickets: odd has ten (no duplicate)");
+	CHECK_INT(count_dir(sub("tickets.test/even/new"), NULL, 0), 10,
+	    "tickets: even has ten");
+	CHECK_INT(count_dir(sub("tickets.test/odd/tmp"), NULL, 0), 0,
+	    "tickets: tmp/ empty after commit");
+	/* An uncommitted batch leaves nothing behind when freed. */
+	CHECK_INT(maildir_batch_add(b, "late@tickets.test", NULL, qids[2], 0,
+	    msg, strlen(msg), &t[0]), 0, "tickets: late add");
+	maildir_batch_free(b);
+	CHECK_INT(count_dir(sub("tickets.test/late/tmp"), NULL, 0), 0,
+	    "tickets: free removes the unsynced file");
+	CHECK_INT(count_dir(sub("tickets.test/late/new"), NULL, 0), 0,
+	    "tickets: and links nothing");
+}
+
+static void
 test_recheck_cur(void)
 {
 	struct maildir_batch *b;
@@ -354,6 +411,7 @@ main(void)
 	test_errors();
 	test_batch();
 	test_recheck_cur();
+	test_tickets();
 	rm_rf(root);
 	return test_done();
 }

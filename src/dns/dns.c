@@ -363,6 +363,33 @@ bad:
 	return false;
 }
 
+/*
+ * forward_everything - with a chosen server, let it answer for the names
+ * libunbound would otherwise answer itself (RFC 6303 private and RFC 5737
+ * / RFC 3849 documentation reverse zones): the server is the authority
+ * the operator picked, and the test zones live in those ranges.
+ */
+static int
+forward_everything(struct ub_ctx *ctx)
+{
+	static const char *const zones[] = {
+		"2.0.192.in-addr.arpa. nodefault",
+		"100.51.198.in-addr.arpa. nodefault",
+		"113.0.203.in-addr.arpa. nodefault",
+		"8.b.d.0.1.0.0.2.ip6.arpa. nodefault",
+	};
+	size_t i;
+	int e;
+
+	if ((e = ub_ctx_set_option(ctx, "unblock-lan-zones:", "yes")) != 0 ||
+	    (e = ub_ctx_set_option(ctx, "insecure-lan-zones:", "yes")) != 0)
+		return e;
+	for (i = 0; i < sizeof(zones) / sizeof(zones[0]); i++)
+		if ((e = ub_ctx_set_option(ctx, "local-zone:", zones[i])) != 0)
+			return e;
+	return 0;
+}
+
 /* dns_resolver_new - a libunbound resolver for the system or one server */
 int
 dns_resolver_new(struct dns_resolver **out, const char *server, char **err)
@@ -386,9 +413,11 @@ dns_resolver_new(struct dns_resolver **out, const char *server, char **err)
 	/* No trust anchor is configured, so the validator passes answers
 	   through as insecure; /etc/hosts is never read (no ub_ctx_hosts).
 	   Forwarded queries carry RD=1, so the forwarder recurses. */
-	if (server != NULL)
+	if (server != NULL) {
 		e = ub_ctx_set_fwd(r->ctx, server);
-	else
+		if (e == 0)
+			e = forward_everything(r->ctx);
+	} else
 		e = ub_ctx_resolvconf(r->ctx, NULL);
 	if (e == 0)
 		e = ub_ctx_async(r->ctx, 1);

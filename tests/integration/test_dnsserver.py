@@ -20,7 +20,7 @@ ZONE = "tests/zones/spf-example.zone"
 
 @pytest.fixture(scope="module")
 def nsd():
-    with nsd_server([ZONE]) as port:
+    with nsd_server([ZONE, "tests/zones/spf-reverse.zone"]) as port:
         yield port
 
 
@@ -65,6 +65,15 @@ def test_unbound_backend_parses_every_type(nsd):
         "alias.spf.example A ok 192.0.2.25",
         "1.2.0.192.rev.spf.example PTR ok mx.spf.example",
     ]
+
+
+def test_documentation_reverse_zones_go_to_the_server(nsd):
+    # libunbound answers 2.0.192.in-addr.arpa itself by default (RFC
+    # 6303-style local zones); with a chosen server, the server answers.
+    lines = dnsq("127.0.0.1@%d" % nsd, "25.2.0.192.in-addr.arpa", "PTR",
+                 "99.2.0.192.in-addr.arpa", "PTR")
+    assert lines == ["25.2.0.192.in-addr.arpa PTR ok mx.spf.example",
+                     "99.2.0.192.in-addr.arpa PTR nxdomain"]
 
 
 def test_unbound_backend_tells_nxdomain_from_no_data(nsd):

@@ -16,12 +16,12 @@ from dnsserver import ROOT, dropping_proxy, nsd_server  # noqa: E402
 
 BUILD = os.environ.get("SMTPSD_BUILD", os.path.join(ROOT, "build"))
 SMTPSCTL = os.path.join(BUILD, "smtpsctl")
-ZONE = "tests/zones/spf-example.zone"
+ZONES = ["tests/zones/spf-example.zone", "tests/zones/spf-reverse.zone"]
 
 
 @pytest.fixture(scope="module")
 def nsd():
-    with nsd_server([ZONE]) as port:
+    with nsd_server(ZONES) as port:
         yield port
 
 
@@ -83,6 +83,14 @@ CASES = [
     ("the third void lookup is permerror", "192.0.2.1",
      "a@void3.spf.example", "spf=permerror smtp.mailfrom="
      "void3.spf.example"),
+    ("ptr validated name under the domain", "192.0.2.25",
+     "a@ptr.spf.example", "spf=pass smtp.mailfrom=ptr.spf.example"),
+    ("ptr name that does not validate", "192.0.2.26", "a@ptr.spf.example",
+     "spf=fail smtp.mailfrom=ptr.spf.example"),
+    ("exists with %{ir} listed", "192.0.2.25", "a@exists.spf.example",
+     "spf=pass smtp.mailfrom=exists.spf.example"),
+    ("exists with %{ir} not listed", "192.0.2.26", "a@exists.spf.example",
+     "spf=fail smtp.mailfrom=exists.spf.example"),
     ("NXDOMAIN is none", "192.0.2.1", "a@nx.spf.example",
      "spf=none smtp.mailfrom=nx.spf.example"),
     ("no TXT record is none", "192.0.2.1", "a@nodata.spf.example",
@@ -106,6 +114,14 @@ def test_fail_prints_the_explanation(nsd):
     assert out.splitlines() == [
         "spf=fail smtp.mailfrom=fail.spf.example",
         "explanation: 192.0.2.9 is not one of fail.spf.example's senders"]
+
+
+def test_p_macro_in_the_explanation(nsd):
+    rc, out, err = spf(nsd, "192.0.2.26", "a@ptr.spf.example")
+    assert out.splitlines() == [
+        "spf=fail smtp.mailfrom=ptr.spf.example",
+        "explanation: unknown (192.0.2.26) is not a sender for "
+        "ptr.spf.example"]
 
 
 def test_permerror_names_the_problem(nsd):

@@ -32,7 +32,8 @@ PAIRS = [(c[1], c[2]) for c in CASES] + [
 
 @pytest.fixture(scope="module")
 def nsd():
-    with nsd_server(["tests/zones/spf-example.zone"]) as port:
+    with nsd_server(["tests/zones/spf-example.zone",
+                     "tests/zones/spf-reverse.zone"]) as port:
         yield port
 
 

@@ -8,6 +8,7 @@
  *	    [--no-timestamp] [--now T] [--json] [FILE]
  *	smtpsctl dkim keygen --domain D --selector S [--algorithm A]
  *	    [--bits N] [--out FILE] [--json]
+ *	smtpsctl dkim bench [--seconds S] [--json]
  *
  * Messages are read from FILE or stdin; LF-only text is turned into CRLF
  * before parsing (text holding any CRLF is taken as it is).  sign --json prints {"fields": [...]}, the fields to
@@ -697,6 +698,146 @@ done:
 	return rc;
 }
 
+/* ---- bench ---- */
+
+/* Each timed loop stops after this many operations or its time. */
+#define BENCH_MAX_OPS 1000000
+
+/* mono_now - seconds on the monotonic clock */
+static double
+mono_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* bench_message - a 4 KiB message in the usual shape */
+static void
+bench_message(struct buf *m)
+{
+	buf_append_str(m, "From: Alice <alice@example.com>\r\n"
+	    "To: Bob <bob@example.net>\r\nSubject: benchmark message\r\n"
+	    "Date: Sat, 28 Nov 2026 01:00:00 +0000\r\n"
+	    "Message-ID: <bench@example.com>\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n\r\n");
+	while (m->len < 4096)
+		buf_append_str(m, "The quick brown fox jumps over the lazy "
+		    "dog;  and again\r\n");
+}
+
+/* bench_one - sign and verify rates for one key over secs seconds each */
+static int
+bench_one(enum dkim_alg alg, double secs, bool json, bool first)
+{
+	struct dkim_key *k = NULL;
+	struct dkim_sign_opts o;
+	struct buf m, sig, signed_msg, rec;
+	double t0, sign_rate, verify_rate;
+	const char *txt;
+	size_t tl, nsign = 0, nverify = 0, pass = 0;
+	int rc = 1;
+
+	buf_init(&m, 1u << 20);
+	buf_init(&sig, 1u << 20);
+	buf_init(&signed_msg, 1u << 20);
+	buf_init(&rec, 1u << 16);
+	if (dkim_key_generate(&k, alg, 2048) < 0 || dkim_key_record(k,
+	    &rec) < 0)
+		goto out;
+	bench_message(&m);
+	dkim_sign_opts_init(&o);
+	o.domain = "example.com";
+	o.selector = "bench";
+	o.timestamp = (long long)time(NULL);
+	t0 = mono_now();
+	do {
+		buf_reset(&sig);
+		if (dkim_sign(&sig, k, &o, m.p, m.len) < 0)
+			goto out;
+		nsign++;
+	} while (mono_now() - t0 < secs && nsign < BENCH_MAX_OPS);
+	sign_rate = (double)nsign / (mono_now() - t0);
+	buf_append(&signed_msg, sig.p, sig.len);
+	buf_append(&signed_msg, m.p, m.len);
+	txt = buf_cstr(&rec);
+	tl = rec.len;
+	t0 = mono_now();
+	do {
+		struct dkim_verify_opts vo = { .now = o.timestamp };
+		struct dkim_verify *v = dkim_verify_new(&vo);
+
+		dkim_verify_message(v, signed_msg.p, signed_msg.len);
+		if (dkim_verify_nqueries(v) == 1)
+			dkim_verify_key_answer(v, 0, DKIM_KEY_FOUND, &txt, &tl,
+			    1);
+		if (dkim_verify_nsigs(v) == 1 &&
+		    dkim_verify_sig(v, 0)->result == DKIM_RESULT_PASS)
+			pass++;
+		dkim_verify_free(v);
+		nverify++;
+	} while (mono_now() - t0 < secs && nverify < BENCH_MAX_OPS);
+	verify_rate = (double)nverify / (mono_now() - t0);
+	if (pass != nverify) {
+		fprintf(stderr, "smtpsctl dkim: bench: %zu of %zu verifications "
+		    "failed\n", nverify - pass, nverify);
+		goto out;
+	}
+	if (json)
+		printf("%s{\"algorithm\":\"%s\",\"bits\":%u,"
+		    "\"message_bytes\":%zu,\"sign_per_s\":%.0f,"
+		    "\"verify_per_s\":%.0f}", first ? "" : ",",
+		    dkim_alg_str(alg), dkim_key_bits(k), m.len, sign_rate,
+		    verify_rate);
+	else
+		printf("%-15s %4u bits  sign %8.0f/s  verify %8.0f/s  "
+		    "(%zu-byte message, key record already fetched)\n",
+		    dkim_alg_str(alg), dkim_key_bits(k), sign_rate,
+		    verify_rate, m.len);
+	rc = 0;
+out:
+	dkim_key_free(k);
+	buf_fini(&m);
+	buf_fini(&sig);
+	buf_fini(&signed_msg);
+	buf_fini(&rec);
+	return rc;
+}
+
+/* cmd_bench - smtpsctl dkim bench [--seconds S] [--json]: sign and
+   verify rates on one core, the numbers make bench compares */
+static int
+cmd_bench(int argc, char **argv)
+{
+	long long secs = 2;
+	bool json = false;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (strcmp(argv[i], "--resolver") == 0 && i + 1 < argc)
+			i++;
+		else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+			if (!parse_ll(argv[++i], &secs) || secs < 1 ||
+			    secs > 600)
+				return usage_error("--seconds wants 1 to 600: "
+				    "%s", argv[i]);
+		} else
+			return usage_error("bench: unknown option or missing "
+			    "value: %s", argv[i]);
+	}
+	if (json)
+		printf("{\"results\":[");
+	if (bench_one(DKIM_ALG_RSA_SHA256, (double)secs, json, true) < 0 ||
+	    bench_one(DKIM_ALG_ED25519_SHA256, (double)secs, json, false) < 0)
+		return 1;
+	if (json)
+		printf("]}\n");
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(int, char **);
@@ -704,6 +845,7 @@ static const struct {
 	{ "verify", cmd_verify },
 	{ "sign", cmd_sign },
 	{ "keygen", cmd_keygen },
+	{ "bench", cmd_bench },
 };
 
 /* cmd_dkim - smtpsctl dkim SUBCOMMAND ... */
@@ -723,6 +865,7 @@ cmd_dkim(int argc, char **argv)
 	    "[--algorithm A] [--canonicalization relaxed/relaxed] [FILE]\n"
 	    "       smtpsctl dkim keygen --domain D --selector S "
 	    "[--algorithm rsa-sha256|ed25519-sha256] [--bits 2048] "
-	    "[--out FILE]\n");
+	    "[--out FILE]\n"
+	    "       smtpsctl dkim bench [--seconds 2] [--json]\n");
 	return 1;
 }

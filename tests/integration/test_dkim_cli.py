@@ -325,3 +325,12 @@ def test_sign_json_gives_the_fields_to_prepend(nsd):
     signed = b"".join(f.encode() + b"\r\n" for f in fields) + \
         msg.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     assert [l.split()[0] for l in verify(nsd, signed)] == ["dkim=pass"] * 2
+
+
+def test_bench_reports_both_algorithms():
+    rc, out, err = run(["bench", "--seconds", "1", "--json"], limit=60)
+    assert rc == 0, err
+    res = json.loads(out)["results"]
+    assert [r["algorithm"] for r in res] == ["rsa-sha256", "ed25519-sha256"]
+    assert all(r["sign_per_s"] > 0 and r["verify_per_s"] > 0 for r in res)
+    assert res[0]["bits"] == 2048 and res[0]["message_bytes"] >= 4096

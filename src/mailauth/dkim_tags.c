@@ -122,12 +122,14 @@ is_fws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* is_alpha - RFC 5234 ALPHA */
 static bool
 is_alpha(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
+/* is_digit - RFC 5234 DIGIT */
 static bool
 is_digit(char c)
 {

@@ -568,6 +568,49 @@ spool_sync(struct spool_entry *e)
 	return 0;
 }
 
+#define SYNC_THREADS 8
+
+struct sync_batch {
+	struct spool_entry *const *e;
+	size_t n;
+	size_t next;		/* atomically taken */
+};
+
+/* sync_worker - fdatasync entries until none is left */
+static void *
+sync_worker(void *arg)
+{
+	struct sync_batch *b = arg;
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED)) < b->n)
+		spool_sync(b->e[i]);
+	return NULL;
+}
+
+/* spool_sync_batch - spool_sync every entry, several at a time */
+int
+spool_sync_batch(struct spool_entry *const *e, size_t n)
+{
+	struct sync_batch b = { e, n, 0 };
+	pthread_t t[SYNC_THREADS];
+	size_t k, started = 0, nt = n < SYNC_THREADS ? n : SYNC_THREADS;
+	int r = 0;
+
+	/* Concurrent fdatasyncs share the file system's journal commits;
+	   one after another, each waits for its own. */
+	for (k = 1; k < nt; k++)
+		if (pthread_create(&t[started], NULL, sync_worker, &b) == 0)
+			started++;
+	sync_worker(&b);
+	for (k = 0; k < started; k++)
+		pthread_join(t[k], NULL);
+	for (k = 0; k < n; k++)
+		if (e[k]->error != 0 && r == 0)
+			r = e[k]->error;
+	return r;
+}
+
 /* rename_noreplace - rename tmp/from to queue/to, never over a file */
 static int
 rename_noreplace(struct spool *sp, const char *from, const char *to)

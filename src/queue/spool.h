@@ -107,6 +107,11 @@ int spool_write_named(struct spool *sp, const char *id,
     const size_t *lens, size_t nparts, struct spool_entry *e);
 /* spool_sync - fdatasync the entry's file (thread-safe, blocking) */
 int spool_sync(struct spool_entry *e);
+/* spool_sync_batch - spool_sync() every entry, up to 8 at a time on
+   short-lived threads: concurrent fdatasyncs share the file system's
+   journal commits, so a batch costs little more than one.  Entries whose
+   error is already set are left alone; returns the first error. */
+int spool_sync_batch(struct spool_entry *const *e, size_t n);
 /* spool_publish - rename each synced entry (error == 0) into queue/ and
    fsync the directory once; failed entries are removed.  Thread-safe. */
 int spool_publish(struct spool *sp, struct spool_entry *const *e, size_t n);

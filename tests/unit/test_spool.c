@@ -562,9 +562,16 @@ test_group_publish(struct spool *sp)
 		ep[i] = &ents[i];
 		CHECK_INT(spool_write(sp, &env, parts, lens, 1, &ents[i]), 0,
 		    "batch write");
-		CHECK_INT(spool_sync(&ents[i]), 0, "batch sync");
 	}
-	ents[2].error = E_IO;	/* as if its fdatasync had failed */
+	ents[2].error = E_IO;	/* as if its write had failed */
+	CHECK_INT(spool_sync_batch(ep, 5), E_IO,
+	    "sync batch returns the entry's error");
+	ok = 1;
+	for (i = 0; i < 5; i++)
+		if (i != 2 && ents[i].error != 0)
+			ok = 0;
+	CHECK(ok, "sync batch: the other four synced");
+	CHECK_INT(ents[2].error, E_IO, "sync batch leaves a failed entry");
 	spool_counters(sp, &ren0, &sync0);
 	CHECK_INT(spool_publish(sp, ep, 5), E_IO, "batch returns the error");
 	spool_counters(sp, &ren1, &sync1);

@@ -28,7 +28,7 @@ int buf_append_str(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* buf_data - the unconsumed bytes */
-static inline const char *buf_data(const struct buf *b) { return b->p + b->off; }
+static inline const char *buf_data(const struct buf *b) { return b->p ? b->p + b->off : ""; }
 static inline size_t buf_size(const struct buf *b) { return b->len - b->off; }
 /* buf_consume - drop n bytes from the front */
 void buf_consume(struct buf *b, size_t n);

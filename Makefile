@@ -9,7 +9,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := openssl libevent libevent_pthreads libunbound libpsl sqlite3 libxcrypt
+PKGS    := openssl libevent libevent_pthreads libunbound libpsl sqlite3 libxcrypt libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wformat=2 \
@@ -21,7 +21,7 @@ LDFLAGS_ALL := $(SAN) -pthread $(LDFLAGS)
 
 # Every src/<module>/*.c except the programs' mains goes into one library.
 MAINS   := src/daemon/main.c src/cli/smtpsctl.c
-LIB_SRC := $(filter-out $(MAINS), $(wildcard src/util/*.c src/config/*.c src/smtp/*.c src/msg/*.c src/mailauth/*.c src/dns/*.c src/tls/*.c src/queue/*.c src/deliver/*.c src/sasl/*.c))
+LIB_SRC := $(filter-out $(MAINS), $(wildcard src/util/*.c src/config/*.c src/smtp/*.c src/msg/*.c src/mailauth/*.c src/dns/*.c src/tls/*.c src/queue/*.c src/deliver/*.c src/sasl/*.c src/check/*.c))
 DAEMON_SRC := $(filter-out $(MAINS), $(wildcard src/daemon/*.c))
 CLI_SRC := $(filter-out $(MAINS), $(wildcard src/cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)

@@ -11,5 +11,7 @@
 int cmd_spf(int argc, char **argv);
 int cmd_dkim(int argc, char **argv);
 int cmd_dmarc(int argc, char **argv);
+int cmd_headers(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 #endif

@@ -15,6 +15,8 @@ static const struct command {
 	{ "spf", cmd_spf, "spf --ip IP --helo NAME --mail-from ADDR" },
 	{ "dkim", cmd_dkim, "dkim keygen|sign|verify ..." },
 	{ "dmarc", cmd_dmarc, "dmarc --ip IP --helo NAME --mail-from ADDR [FILE]" },
+	{ "headers", cmd_headers, "headers [--json] [--verify [--ip IP]] [FILE]" },
+	{ "check", cmd_check, "check [--json] [--selector S]... DOMAIN" },
 };
 
 static void

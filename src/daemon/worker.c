@@ -140,6 +140,16 @@ job_free(struct job *j)
 	free(j);
 }
 
+/* commit_batch - make a batch durable: every file gets its own
+   fdatasync (run concurrently, so they share journal commits), then the
+   renames share one fsync of the queue directory (group commit) */
+static void
+commit_batch(struct worker *w, struct spool_entry **commits, size_t n)
+{
+	spool_sync_batch(commits, n);
+	spool_publish(w->d->spool, commits, n);
+}
+
 /* helper_run - take every queued job, do it, hand the batch back */
 static void *
 helper_run(void *arg)
@@ -174,17 +184,14 @@ helper_run(void *arg)
 				    j->pass);
 				continue;
 			}
-			/* Each file gets its own fdatasync ... */
-			j->entry.error = spool_sync(&j->entry);
 			commits[n++] = &j->entry;
 			if (n == sizeof(commits) / sizeof(commits[0])) {
-				spool_publish(w->d->spool, commits, n);
+				commit_batch(w, commits, n);
 				n = 0;
 			}
 		}
-		/* ... and the whole batch shares one directory fsync. */
 		if (n > 0)
-			spool_publish(w->d->spool, commits, n);
+			commit_batch(w, commits, n);
 		for (j = batch; j != NULL; j = j->next)
 			if (j->type == JOB_COMMIT)
 				j->result = j->entry.error;

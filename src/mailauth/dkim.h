@@ -7,6 +7,7 @@
  *
  *	v = dkim_verify_new(&opts);		opts.now is the current time
  *	dkim_verify_message(v, msg, len);	parses, hashes every body
+ *	  (or dkim_verify_header, dkim_verify_body..., dkim_verify_body_end)
  *	for i < dkim_verify_nqueries(v):	"sel._domainkey.example.com"
  *		resolve TXT, then dkim_verify_key_answer(v, i, status, txts)
  *	when dkim_verify_done(v):
@@ -203,9 +204,20 @@ void dkim_verify_free(struct dkim_verify *v);
  * Parses every DKIM-Signature, checks what needs no key and hashes the
  * body for each signature (streaming, l= honoured).  E_SYNTAX if the
  * header section cannot be split: no signature is reported then (nsigs 0)
- * and the caller treats the message as malformed.
+ * and the caller treats the message as malformed.  It is the three calls
+ * below in a row.
  */
 int dkim_verify_message(struct dkim_verify *v, const char *msg, size_t n);
+/*
+ * The same in steps, for a message read in pieces (the body need never be
+ * in memory at once): dkim_verify_header() with the header section (up to
+ * and including the blank line), dkim_verify_body() any number of times,
+ * then dkim_verify_body_end(), after which the key queries are listed.
+ * Out of order: E_INVAL.
+ */
+int dkim_verify_header(struct dkim_verify *v, const char *hdr, size_t n);
+int dkim_verify_body(struct dkim_verify *v, const void *p, size_t n);
+int dkim_verify_body_end(struct dkim_verify *v);
 /* dkim_verify_nqueries - distinct key names to look up (TXT) */
 size_t dkim_verify_nqueries(const struct dkim_verify *v);
 const char *dkim_verify_query(const struct dkim_verify *v, size_t i);

@@ -68,8 +68,15 @@ struct sigstate {
 	unsigned long long blen;	/* canonical body bytes seen */
 };
 
+enum stage {
+	STAGE_START,	/* waiting for the header section */
+	STAGE_BODY,	/* taking body bytes */
+	STAGE_DONE,	/* body hashed: only key answers now */
+};
+
 struct dkim_verify {
 	struct dkim_verify_opts o;
+	enum stage stage;
 	struct sigstate *sigs;
 	size_t nsigs;
 	char **queries;
@@ -262,9 +269,9 @@ fill_result(struct sigstate *s)
 	s->res.b_prefix = s->sig.b_text;
 }
 
-/* dkim_verify_message - parse, check and hash everything but the keys */
+/* dkim_verify_header - parse the signatures and hash the headers */
 int
-dkim_verify_message(struct dkim_verify *v, const char *msg, size_t n)
+dkim_verify_header(struct dkim_verify *v, const char *hdr, size_t n)
 {
 	struct msg_header h;
 	const struct msg_field *f;
@@ -272,10 +279,14 @@ dkim_verify_message(struct dkim_verify *v, const char *msg, size_t n)
 	enum dkim_reason why;
 	struct buf sb;
 	size_t i, count;
-	int r;
 
-	if ((r = msg_header_parse(&h, msg, n, 0)) < 0)
+	if (v->stage != STAGE_START)
+		return E_INVAL;
+	v->stage = STAGE_BODY;
+	if (msg_header_parse(&h, hdr, n, 0) < 0) {
+		v->stage = STAGE_DONE;
 		return E_SYNTAX;
+	}
 	count = msg_header_count(&h, "DKIM-Signature", 14);
 	v->sigs = xcalloc(count ? count : 1, sizeof(*v->sigs));
 	buf_init(&sb, DKIM_MAX_HEADER_HASH_INPUT);
@@ -310,17 +321,40 @@ dkim_verify_message(struct dkim_verify *v, const char *msg, size_t n)
 		canon_body_init(&s->cb, s->sig.bcanon, body_emit, s);
 	}
 	buf_fini(&sb);
+	msg_header_fini(&h);
+	return 0;
+}
 
-	/* Hash the body for every signature still open. */
+/* dkim_verify_body - the next n bytes of the body, for every signature */
+int
+dkim_verify_body(struct dkim_verify *v, const void *p, size_t n)
+{
+	size_t i;
+
+	if (v->stage != STAGE_BODY)
+		return E_INVAL;
+	for (i = 0; i < v->nsigs; i++)
+		if (!v->sigs[i].decided)
+			canon_body_feed(&v->sigs[i].cb, p, n);
+	return 0;
+}
+
+/* dkim_verify_body_end - compare the body hashes; list the key queries */
+int
+dkim_verify_body_end(struct dkim_verify *v)
+{
+	unsigned char bh[DKIM_HASH_LEN];
+	unsigned int bl;
+	struct sigstate *s;
+	size_t i;
+
+	if (v->stage != STAGE_BODY)
+		return E_INVAL;
+	v->stage = STAGE_DONE;
 	for (i = 0; i < v->nsigs; i++) {
-		unsigned char bh[DKIM_HASH_LEN];
-		unsigned int bl;
-
 		s = &v->sigs[i];
 		if (s->decided)
 			continue;
-		if (h.body)
-			canon_body_feed(&s->cb, h.body, h.body_len);
 		canon_body_finish(&s->cb);
 		if (EVP_DigestFinal_ex(s->bctx, bh, &bl) != 1) {
 			decide(s, DKIM_R_INTERNAL);
@@ -340,8 +374,29 @@ dkim_verify_message(struct dkim_verify *v, const char *msg, size_t n)
 		}
 		s->query = add_query(v, s->sig.selector, s->sig.domain);
 	}
-	msg_header_fini(&h);
 	return 0;
+}
+
+/* dkim_verify_message - the whole message at once */
+int
+dkim_verify_message(struct dkim_verify *v, const char *msg, size_t n)
+{
+	struct msg_header h;
+	size_t hlen;
+	int r;
+
+	/* Find where the body starts, then run the three steps. */
+	if (msg_header_parse(&h, msg, n, 0) < 0) {
+		v->stage = STAGE_DONE;
+		return E_SYNTAX;
+	}
+	hlen = h.body ? (size_t)(h.body - msg) : n;
+	msg_header_fini(&h);
+	if ((r = dkim_verify_header(v, msg, hlen)) < 0)
+		return r;
+	if ((r = dkim_verify_body(v, msg + hlen, n - hlen)) < 0)
+		return r;
+	return dkim_verify_body_end(v);
 }
 
 /* dkim_verify_nqueries - distinct key names to look up */

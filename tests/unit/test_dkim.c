@@ -352,6 +352,62 @@ test_rfc8463(void)
 	free(x.msg);
 }
 
+/* The same verdicts when the message comes in pieces. */
+static void
+test_streaming(void)
+{
+	struct rfc8463 x;
+	size_t step, i, hlen;
+	char name[96];
+	const char *sep;
+
+	load_rfc8463(&x);
+	sep = strstr(x.msg, "\r\n\r\n");
+	hlen = (size_t)(sep - x.msg) + 4;
+	for (step = 1; step <= 64; step = step * 2 + 1) {
+		struct dkim_verify_opts o = { .now = RFC8463_T };
+		struct dkim_verify *v = dkim_verify_new(&o);
+
+		snprintf(name, sizeof(name), "streamed %zu bytes at a time",
+		    step);
+		CHECK_INT(dkim_verify_header(v, x.msg, hlen), 0, name);
+		for (i = hlen; i < x.len; i += step)
+			dkim_verify_body(v, x.msg + i, x.len - i < step ?
+			    x.len - i : step);
+		CHECK_INT(dkim_verify_body_end(v), 0, name);
+		CHECK_INT(dkim_verify_nqueries(v), 2, name);
+		for (i = 0; i < 2; i++) {
+			const char *q = dkim_verify_query(v, i);
+			const char *t = strcmp(q, x.names[0]) == 0 ? x.txts[0] :
+			    x.txts[1];
+			size_t l = strlen(t);
+
+			dkim_verify_key_answer(v, i, DKIM_KEY_FOUND, &t, &l, 1);
+		}
+		check_sig(v, 0, DKIM_RESULT_PASS, DKIM_R_OK, name);
+		check_sig(v, 1, DKIM_RESULT_PASS, DKIM_R_OK, name);
+		dkim_verify_free(v);
+	}
+	{
+		struct dkim_verify *v = dkim_verify_new(NULL);
+
+		CHECK_INT(dkim_verify_body(v, "x", 1), E_INVAL,
+		    "body before header");
+		CHECK_INT(dkim_verify_body_end(v), E_INVAL,
+		    "end before header");
+		CHECK_INT(dkim_verify_header(v, x.msg, hlen), 0, "header");
+		CHECK_INT(dkim_verify_header(v, x.msg, hlen), E_INVAL,
+		    "header twice");
+		CHECK_INT(dkim_verify_body_end(v), 0, "end");
+		CHECK_INT(dkim_verify_body(v, "x", 1), E_INVAL,
+		    "body after end");
+		CHECK_INT(dkim_verify_message(v, x.msg, x.len), E_INVAL,
+		    "a verifier is for one message");
+		dkim_verify_free(v);
+	}
+	free(x.msg);
+}
+
 /* ---- the dkimpy data set ---- */
 
 static const struct label_case {
@@ -1186,6 +1242,7 @@ main(void)
 	test_sig_parse();
 	test_keyrec_parse();
 	test_rfc8463();
+	test_streaming();
 	test_dkimpy();
 	test_crafted();
 	test_small_key();

@@ -1778,12 +1778,46 @@ spf_resinfo(const struct spf *s, struct buf *out)
 }
 
 /* spf_received_header - append a Received-SPF field (RFC 7208 9.1) */
+/*
+ * fold - copy a header field to out, folded (RFC 5322 2.2.3) before a
+ * space wherever the next word would take the line past 78 characters.
+ */
+static int
+fold(struct buf *out, const char *p, size_t n)
+{
+	size_t i = 0, col = 0;
+	int r = 0;
+
+	while (i < n && r == 0) {
+		size_t w = i + 1;
+
+		if (p[i] != ' ') {
+			r = buf_append(out, &p[i], 1);
+			col++;
+			i++;
+			continue;
+		}
+		while (w < n && p[w] != ' ')
+			w++;
+		if (col > 0 && col + (w - i) > 78) {
+			r = buf_append(out, "\r\n", 2);
+			col = 0;
+		}
+		if (r == 0)
+			r = buf_append(out, " ", 1);
+		col++;
+		i++;
+	}
+	return r;
+}
+
 int
 spf_received_header(const struct spf *s, struct buf *out)
 {
 	char ip[INET6_ADDRSTRLEN];
 	enum spf_result res = spf_result(s);
 	const char *what;
+	struct buf flat, *line = &flat;
 	int r;
 
 	inet_ntop(s->family, s->addr, ip, sizeof(ip));
@@ -1805,40 +1839,46 @@ spf_received_header(const struct spf *s, struct buf *out)
 		what = "could not be checked for";
 		break;
 	}
-	/* RFC 7208 9.1: result (comment) key=value; ... */
-	r = buf_printf(out, "Received-SPF: %s (", spf_result_str(res));
+	/* RFC 7208 9.1: result (comment) key=value; ...  Built on one line,
+	   then folded.  The values are capped (SMTP limits the HELO and the
+	   address; ours the problem text), so the line is too. */
+	buf_init(&flat, 8192);
+	r = buf_printf(line, "Received-SPF: %s (", spf_result_str(res));
 	if (r == 0)
-		r = append_clean(out, s->receiver);
+		r = append_clean(line, s->receiver);
 	if (r == 0)
-		r = buf_append_str(out, ": domain of ");
+		r = buf_append_str(line, ": domain of ");
 	if (r == 0)
-		r = append_clean(out, s->sender);
+		r = append_clean(line, s->sender);
 	if (r == 0)
-		r = buf_append(out, " ", 1);
+		r = buf_append(line, " ", 1);
 	if (r == 0)
-		r = buf_printf(out, "%s %s%s", what, ip,
+		r = buf_printf(line, "%s %s%s", what, ip,
 		    res == SPF_PASS || res == SPF_FAIL || res == SPF_SOFTFAIL ?
 		    " as permitted sender" : "");
 	if (r == 0)
-		r = buf_printf(out, ") client-ip=%s; envelope-from=", ip);
+		r = buf_printf(line, ") client-ip=%s; envelope-from=", ip);
 	if (r == 0)
-		r = append_value(out, s->sender);
+		r = append_value(line, s->sender);
 	if (r == 0)
-		r = buf_append_str(out, "; helo=");
+		r = buf_append_str(line, "; helo=");
 	if (r == 0)
-		r = append_value(out, s->helo);
+		r = append_value(line, s->helo);
 	if (r == 0)
-		r = buf_printf(out, "; identity=%s; receiver=",
+		r = buf_printf(line, "; identity=%s; receiver=",
 		    s->identity == SPF_ID_HELO ? "helo" : "mailfrom");
 	if (r == 0)
-		r = append_value(out, s->receiver);
+		r = append_value(line, s->receiver);
 	if (r == 0 && s->final_problem != NULL) {
-		r = buf_append_str(out, "; problem=");
+		r = buf_append_str(line, "; problem=");
 		if (r == 0)
-			r = append_value(out, s->final_problem);
+			r = append_value(line, s->final_problem);
 	}
 	if (r == 0)
-		r = buf_append(out, ";", 1);
+		r = buf_append(line, ";", 1);
+	if (r == 0)
+		r = fold(out, buf_data(line), buf_size(line));
+	buf_fini(&flat);
 	return r;
 }
 

@@ -116,7 +116,8 @@ const char *spf_result_str(enum spf_result r);
 int spf_resinfo(const struct spf *s, struct buf *out);
 /*
  * spf_received_header - append a whole Received-SPF header field (RFC 7208
- * 9.1), without the final CRLF, e.g.
+ * 9.1), folded with CRLF + space before 78 columns, without the final
+ * CRLF, e.g.
  * "Received-SPF: pass (mx.example: domain of a@example.com designates
  * 192.0.2.1 as permitted sender) client-ip=192.0.2.1; envelope-from=...".
  */

@@ -358,10 +358,10 @@ test_evaluations(void)
 	CHECK_STR(o.resinfo, "spf=fail smtp.mailfrom=exp.example",
 	    "resinfo for mailfrom");
 	CHECK_STR(o.header, "Received-SPF: fail (mx.receiver.example: domain "
-	    "of a@exp.example does not designate 192.0.2.9 as permitted "
-	    "sender) client-ip=192.0.2.9; envelope-from=\"a@exp.example\"; "
-	    "helo=h; identity=mailfrom; receiver=mx.receiver.example;",
-	    "Received-SPF for a fail");
+	    "of a@exp.example does not\r\n designate 192.0.2.9 as permitted "
+	    "sender) client-ip=192.0.2.9;\r\n envelope-from=\"a@exp.example\"; "
+	    "helo=h; identity=mailfrom;\r\n receiver=mx.receiver.example;",
+	    "Received-SPF for a fail, folded before 78 columns");
 	o = evaluate(r, "192.0.2.80", "", "helo.example", SPF_ID_HELO);
 	CHECK_STR(o.resinfo, "spf=pass smtp.helo=helo.example",
 	    "resinfo for helo");
@@ -369,8 +369,19 @@ test_evaluations(void)
 	    SPF_ID_MAILFROM);
 	CHECK(strstr(o.header, "problem=\"more than 10 DNS-querying terms\"")
 	    != NULL, "Received-SPF names the problem");
-	CHECK(strchr(o.header, '\r') == NULL && strchr(o.header, '\n') ==
-	    NULL, "Received-SPF drops CR LF from the HELO");
+	CHECK(strstr(o.header, "helo=\"hX:") != NULL,
+	    "Received-SPF drops CR LF from the HELO");
+	{
+		const char *l = o.header, *nl;
+		bool ok = true;
+
+		while ((nl = strstr(l, "\r\n")) != NULL) {
+			ok = ok && nl - l <= 78 && nl[2] == ' ';
+			l = nl + 2;
+		}
+		CHECK(ok && strlen(l) <= 78,
+		    "every line within 78, continuations start with a space");
+	}
 	dns_resolver_free(r);
 }
 

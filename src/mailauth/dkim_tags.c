@@ -297,6 +297,35 @@ domain_within(const char *dom, const char *d)
 	return a > b && dom[a - b - 1] == '.' && strcasecmp(dom + a - b, d) == 0;
 }
 
+/*
+ * is_dns_name - labels of letters, digits, '-' and '_' (RFC 6376 3.5 d=
+ * and s= are domain names; '_' is tolerated as real selectors use it),
+ * each 1 to 63 octets, 253 in all (RFC 1035 2.3.4), no trailing dot
+ */
+static bool
+is_dns_name(const char *s)
+{
+	size_t i, label = 0, n = strlen(s);
+
+	if (n == 0 || n > 253)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '_')
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0;
+}
+
 /* dkim_sig_parse - parse a DKIM-Signature value */
 int
 dkim_sig_parse(struct dkim_sig *s, const char *value, size_t n,
@@ -326,6 +355,9 @@ dkim_sig_parse(struct dkim_sig *s, const char *value, size_t n,
 	    NULL || find_tag(tags, nt, "b") == NULL || find_tag(tags, nt,
 	    "bh") == NULL || s->domain == NULL || find_tag(tags, nt, "h") ==
 	    NULL || s->selector == NULL)
+		return E_SYNTAX;
+	*why = DKIM_R_SIG_BAD_TAG;
+	if (!is_dns_name(s->domain) || !is_dns_name(s->selector))
 		return E_SYNTAX;
 	t = find_tag(tags, nt, "v");
 	*why = DKIM_R_SIG_VERSION;

@@ -129,6 +129,13 @@ def test_ed25519_seed_key_and_record(nsd):
         "dkim=pass header.d=dkimtest header.s=edtest header.a=ed25519-sha256"]
 
 
+def test_first_parsable_of_several_records(nsd):
+    key = os.path.join(DATA, "dkimpy", "ed25519test.key")
+    signed = sign(data("test.message"), "dkimtest", "multi", key)
+    assert verify(nsd, signed) == [
+        "dkim=pass header.d=dkimtest header.s=multi header.a=ed25519-sha256"]
+
+
 def test_revoked_key(nsd):
     key = os.path.join(DATA, "dkimpy", "ed25519test.key")
     signed = sign(data("test.message"), "dkimtest", "revoked", key)

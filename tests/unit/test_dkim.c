@@ -1056,6 +1056,19 @@ static const struct sig_case {
 	{ "i= subdomain", SIG_OK "; i=x@a.example.com", DKIM_R_OK },
 	{ "i= parent domain", SIG_OK "; i=x@com", DKIM_R_DOMAIN_MISMATCH },
 	{ "duplicate tag", SIG_OK "; s=other", DKIM_R_SIG_SYNTAX },
+	{ "selector with a dot", "v=1; a=rsa-sha256; d=e.com; s=2024.a_b-c; "
+	    "h=from; bh=AAAA; b=AAAA", DKIM_R_OK },
+	{ "selector with a space", "v=1; a=rsa-sha256; d=e.com; s=a b; "
+	    "h=from; bh=AAAA; b=AAAA", DKIM_R_SIG_BAD_TAG },
+	{ "selector with a slash", "v=1; a=rsa-sha256; d=e.com; s=../x; "
+	    "h=from; bh=AAAA; b=AAAA", DKIM_R_SIG_BAD_TAG },
+	{ "domain with an empty label", "v=1; a=rsa-sha256; d=e..com; s=s; "
+	    "h=from; bh=AAAA; b=AAAA", DKIM_R_SIG_BAD_TAG },
+	{ "domain with a trailing dot", "v=1; a=rsa-sha256; d=e.com.; s=s; "
+	    "h=from; bh=AAAA; b=AAAA", DKIM_R_SIG_BAD_TAG },
+	{ "label over 63 octets", "v=1; a=rsa-sha256; d=e.com; s="
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; "
+	    "h=from; bh=AAAA; b=AAAA", DKIM_R_SIG_BAD_TAG },
 	{ "garbage", ";;;", DKIM_R_SIG_SYNTAX },
 };
 

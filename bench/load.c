@@ -1238,7 +1238,7 @@ usage(int code)
 	    "  --idle N               open N sessions, EHLO, hold\n"
 	    "  --hold SECS            how long --idle holds (10)\n"
 	    "  --ready-file PATH      --idle: write the ready line here\n"
-	    "  --connect-concurrency N  connections being set up at once (200)\n"
+	    "  --connect-concurrency N  connections in set-up at once (200)\n"
 	    "  --source-base ADDR --sources N  bind to ADDR, ADDR+1, ...\n"
 	    "  --server-pid PID       measure that process tree's CPU and RSS\n"
 	    "  --maildir DIR          wait for deliveries into DIR (a new/)\n"
@@ -1477,7 +1477,8 @@ main(int argc, char **argv)
 
 		th[k].idx = k;
 		th[k].nsess = hi - lo;
-		th[k].sess = calloc((size_t)th[k].nsess, sizeof(struct session));
+		th[k].sess = calloc((size_t)th[k].nsess,
+		    sizeof(struct session));
 		if (th[k].sess == NULL)
 			die("out of memory");
 		for (i = 0; i < th[k].nsess; i++) {
@@ -1637,7 +1638,8 @@ main(int argc, char **argv)
 			    "\"server_procs\":%d,\"errors\":%llu",
 			    opt.idle, opt.starttls ? "true" : "false",
 			    atomic_load(&established),
-			    atomic_load(&failed_idle), setup_s, elapsed - setup_s,
+			    atomic_load(&failed_idle), setup_s,
+			    elapsed - setup_s,
 			    have_held ? (unsigned long long)held.rss_kib : 0ULL,
 			    have_before ?
 			    (unsigned long long)before.rss_kib : 0ULL,
@@ -1667,7 +1669,8 @@ main(int argc, char **argv)
 			    percentile_ms(lat, nlat, 99),
 			    timed_out ? "true" : "false");
 			if (opt.maildir != NULL)
-				printf(",\"delivered\":%ld,\"delivered_s\":%.3f,"
+				printf(",\"delivered\":%ld,"
+				    "\"delivered_s\":%.3f,"
 				    "\"delivered_per_s\":%.2f,"
 				    "\"delivery_timed_out\":%s", delivered,
 				    t_delivered, e2e,
@@ -1718,13 +1721,13 @@ main(int argc, char **argv)
 			    percentile_ms(lat, nlat, 99),
 			    timed_out ? " (duration limit hit)" : "");
 			if (opt.maildir != NULL)
-				fprintf(stderr, "; delivered %ld (%.1f msg/s end "
-				    "to end%s)", delivered, e2e,
+				fprintf(stderr, "; delivered %ld (%.1f msg/s "
+				    "end to end%s)", delivered, e2e,
 				    delivery_timed_out ?
 				    ", delivery timed out" : "");
 			if (have_before && have_after)
-				fprintf(stderr, "; server CPU %.2f ms/msg, peak "
-				    "RSS %.1f MiB", cpu_per,
+				fprintf(stderr, "; server CPU %.2f ms/msg, "
+				    "peak RSS %.1f MiB", cpu_per,
 				    mon.peak_rss_kib / 1024.0);
 			fputc('\n', stderr);
 		}

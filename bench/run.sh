@@ -129,7 +129,8 @@ if [ "$ONLY" != smtpsd ]; then
 	[ $PF_OK = 1 ] || say "Postfix did not start; see $W/postfix/maillog"
 	PF_PID=$(sh bench/postfix/instance.sh pid "$W/postfix")
 	PF_NEW=$W/postfix/mail/example.test/demo/new
-	say "Postfix $(postconf -h mail_version) pid $PF_PID on 127.0.0.1:$PF_PORT"
+	say "Postfix $(postconf -h mail_version) pid $PF_PID" \
+	    "on 127.0.0.1:$PF_PORT"
 fi
 
 # --- smtpsd ----------------------------------------------------------------
@@ -154,7 +155,8 @@ EOF
 	if [ ! -x "$SMTPSD" ]; then
 		say "no $SMTPSD: smtpsd is skipped"
 	elif ss -ltnH "sport = :$SD_PORT" | grep -q .; then
-		say "port $SD_PORT is busy (set BENCH_SD_PORT): smtpsd is skipped"
+		say "port $SD_PORT is busy (set BENCH_SD_PORT):" \
+		    "smtpsd is skipped"
 	else
 		"$SMTPSD" -c "$W/smtpsd/smtpsd.conf" --foreground \
 		    >"$W/smtpsd/log" 2>&1 &
@@ -163,7 +165,8 @@ EOF
 			SD_OK=1
 			say "smtpsd pid $SD_PID on 127.0.0.1:$SD_PORT"
 		else
-			say "smtpsd did not start; smtpsd is skipped. Its output:"
+			say "smtpsd did not start, so it is skipped." \
+			    "Its output:"
 			sed 's/^/  | /' "$W/smtpsd/log" | head -20 >&2
 			kill "$SD_PID" 2>/dev/null || true
 			SD_PID=
@@ -193,11 +196,12 @@ run_load() {
 # Scenarios: name, then smtpsd-load arguments.  --sources spreads the
 # connections over 127.0.0.1-127.0.0.20 so TIME_WAIT cannot exhaust ports.
 scenario() {
+	many="--sessions 50 --messages $M50 --sources 20"
 	case "$1" in
-	tls1k50) echo "--starttls --sessions 50 --messages $M50 --size 1024 --sources 20" ;;
+	tls1k50) echo "--starttls $many --size 1024" ;;
 	tls1k1) echo "--starttls --sessions 1 --messages $M1 --size 1024" ;;
-	plain1k50) echo "--sessions 50 --messages $M50 --size 1024 --sources 20" ;;
-	tls4k50) echo "--starttls --sessions 50 --messages $M50 --size 4096 --sources 20" ;;
+	plain1k50) echo "$many --size 1024" ;;
+	tls4k50) echo "--starttls $many --size 4096" ;;
 	esac
 }
 SCENARIOS="tls1k50 tls1k1 plain1k50 tls4k50"
@@ -217,7 +221,8 @@ while [ $r -le "$ROUNDS" ]; do
 	for scen in $SCENARIOS; do
 		# Alternate which server goes first, round by round.
 		if [ $((r % 2)) = 1 ]; then order=$servers
-		else order=$(echo "$servers" | awk '{for(i=NF;i>0;i--)printf "%s ",$i}')
+		else order=$(echo "$servers" |
+		    awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
 		fi
 		for srv in $order; do
 			# shellcheck disable=SC2046

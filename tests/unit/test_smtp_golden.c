@@ -1077,10 +1077,88 @@ test_sequences(void)
 	strlist_free(&q.pre_tls);
 }
 
+/* feed_str - feed a C string */
+static int
+feed_str(struct smtp_server *s, const char *str)
+{
+	return smtp_server_feed(s, str, strlen(str));
+}
+
+/*
+ * test_feed_contract - a feed of up to SMTP_SERVER_FEED_MAX octets always
+ * fits after READ; feeding while the machine waits is refused once the
+ * cap is reached, and memory stays capped; after CLOSE input is ignored.
+ */
+static void
+test_feed_contract(void)
+{
+	static char junk[SMTP_SERVER_FEED_MAX];
+	struct smtp_server_params p;
+	struct smtp_server *s;
+	struct smtp_out out;
+	enum smtp_action a;
+	int i, refused = 0, reads = 0;
+
+	memset(&p, 0, sizeof(p));
+	p.role = SMTP_ROLE_MX;
+	p.hostname = "mx.example.test";
+	p.client_ip = "127.0.0.1";
+	smtp_limits_default(&p.limits);
+
+	/* message text in full-size feeds: every feed fits */
+	s = smtp_server_new(&p);
+	feed_str(s, "HELO c\r\nMAIL FROM:<a@b.example>\r\n");
+	while ((a = smtp_server_next(s, &out)) != SMTP_ACT_READ)
+		smtp_server_verdict(s, 250, "2.0.0", "Ok");
+	feed_str(s, "RCPT TO:<c@example.test>\r\n");
+	while ((a = smtp_server_next(s, &out)) != SMTP_ACT_READ)
+		smtp_server_verdict(s, 250, "2.0.0", "Ok");
+	feed_str(s, "DATA\r\n");
+	CHECK_INT(smtp_server_next(s, &out), SMTP_ACT_READ, "DATA then READ");
+	memset(junk, 'x', sizeof(junk));
+	for (i = 0; i < 64; i++) {
+		if (smtp_server_feed(s, junk, sizeof(junk)) < 0)
+			refused++;
+		if (smtp_server_next(s, &out) == SMTP_ACT_READ)
+			reads++;
+	}
+	CHECK_INT(refused, 0, "64 KiB feeds after READ always fit (DATA)");
+	CHECK_INT(reads, 64, "each feed ends in READ");
+	CHECK(smtp_server_footprint(s) < 256 * 1024,
+	    "4 MiB line in DATA keeps the footprint small");
+	smtp_server_free(s);
+
+	/* feeding while the machine waits for a verdict hits the cap */
+	s = smtp_server_new(&p);
+	feed_str(s, "HELO c\r\nMAIL FROM:<a@b.example>\r\n");
+	CHECK_INT(smtp_server_next(s, &out), SMTP_ACT_MAIL, "waits on MAIL");
+	refused = 0;
+	for (i = 0; i < 8; i++)
+		if (smtp_server_feed(s, junk, sizeof(junk)) == E_LIMIT)
+			refused++;
+	CHECK(refused > 0, "overfilling while waiting is E_LIMIT");
+	CHECK(smtp_server_footprint(s) < 4 * SMTP_SERVER_FEED_MAX,
+	    "the input buffer stays capped");
+	CHECK_INT(smtp_server_next(s, &out), SMTP_ACT_MAIL,
+	    "still waiting until the verdict");
+	smtp_server_free(s);
+
+	/* after CLOSE nothing is read or answered */
+	s = smtp_server_new(&p);
+	feed_str(s, "QUIT\r\n");
+	CHECK_INT(smtp_server_next(s, &out), SMTP_ACT_CLOSE, "QUIT closes");
+	CHECK_INT(feed_str(s, "NOOP\r\n"), 0,
+	    "feed after close is ignored");
+	CHECK_INT(smtp_server_next(s, &out), SMTP_ACT_CLOSE, "stays closed");
+	smtp_server_free(s);
+	smtp_server_free(NULL);
+}
+
 int
 main(void)
 {
 	test_transcripts();
 	test_sequences();
+	test_feed_contract();
 	return test_done();
 }

@@ -998,6 +998,7 @@ line_step(struct smtp_server *s)
 		len = (size_t)(lf - p) + 1;
 	if (len > limit || (lf == NULL && n >= limit)) {
 		/* RFC 5321 4.5.3.1.4, RFC 4954 4: drop it all and close */
+		explicit_bzero(p, n);
 		buf_reset(&s->in);
 		auth_wipe(s);
 		close_with(s, 500, "5.5.6",

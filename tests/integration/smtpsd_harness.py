@@ -707,6 +707,22 @@ class Conn:
             except socket.timeout:
                 return out, False
 
+    def replies_quiet(self, first, quiet):
+        """Replies until the server closes or stays quiet: wait up to first
+        seconds for the first reply, then quiet seconds for each next one.
+        Returns ([(code, text)], closed)."""
+        out = []
+        wait = first
+        while True:
+            try:
+                out.append(self.reply(wait))
+            except (EOFError, ConnectionResetError, BrokenPipeError,
+                    ssl.SSLError):
+                return out, True
+            except socket.timeout:
+                return out, False
+            wait = quiet
+
     def dump(self):
         return "\n".join("%s: %r" % t for t in self.transcript[-30:])
 

@@ -33,6 +33,7 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 
+#include "deliver/maildir.h"
 #include "msg/from.h"
 #include "smtp/received.h"
 #include "util/buf.h"
@@ -377,7 +378,16 @@ policy_rcpt(struct session *s, const char *addr)
 		return;
 	}
 	if (config_is_local_domain(cfg, dom)) {
-		if (config_mailbox_exists(cfg, addr))
+		char path[1024];
+
+		/* A local part that cannot be a mailbox name (a '/', a
+		   leading '.', control characters) is refused now rather
+		   than accepted and left undeliverable. */
+		if (maildir_path(cfg->mail_dir, addr, NULL, path,
+		    sizeof(path)) < 0)
+			smtp_server_verdict(s->sm, 550, "5.1.1",
+			    "No such user here");
+		else if (config_mailbox_exists(cfg, addr))
 			smtp_server_verdict(s->sm, 250, "2.1.5", "Ok");
 		else
 			smtp_server_verdict(s->sm, 550, "5.1.1",

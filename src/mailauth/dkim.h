@@ -242,6 +242,13 @@ const struct dkim_sig_result *dkim_verify_sig(const struct dkim_verify *v,
  */
 int dkim_verify_format(struct buf *out, const struct dkim_sig_result *r);
 
+/*
+ * dkim_key_cache_clear - forget the public keys this thread has cached
+ * (the verifier keeps up to 32 decoded keys per thread, keyed by the exact
+ * p= value, so a busy receiver decodes a big sender's key once)
+ */
+void dkim_key_cache_clear(void);
+
 /* ---- keys and signing ---- */
 
 struct dkim_key;

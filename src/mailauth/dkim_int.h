@@ -24,6 +24,18 @@
  */
 enum dkim_reason dkim_pubkey(const struct dkim_keyrec *k, EVP_PKEY **out,
     unsigned *bits);
+/*
+ * dkim_vkey_get - the key of a record, ready to verify, from a small
+ * per-thread cache (decoded and set up once per distinct p=); the pointer
+ * is good until the next dkim_vkey_get on this thread.
+ */
+struct dkim_vkey;
+enum dkim_reason dkim_vkey_get(const struct dkim_keyrec *k,
+    const struct dkim_vkey **out);
+unsigned dkim_vkey_bits(const struct dkim_vkey *vk);
+/* dkim_vkey_verify - 1 valid, 0 not valid */
+int dkim_vkey_verify(const struct dkim_vkey *vk, const unsigned char *digest,
+    const unsigned char *sig, size_t siglen);
 /* dkim_crypto_verify - 1 valid, 0 not valid, <0 library failure */
 int dkim_crypto_verify(EVP_PKEY *pk, enum dkim_alg alg,
     const unsigned char *digest, const unsigned char *sig, size_t siglen);

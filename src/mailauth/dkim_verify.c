@@ -418,11 +418,10 @@ static enum dkim_reason
 check_key(struct dkim_verify *v, struct sigstate *s,
     const struct dkim_keyrec *k)
 {
-	EVP_PKEY *pk = NULL;
+	const struct dkim_vkey *vk;
 	enum dkim_reason why;
 	enum dkim_alg want;
 	const char *idom;
-	unsigned bits;
 	int r;
 
 	if (k->revoked)
@@ -440,18 +439,13 @@ check_key(struct dkim_verify *v, struct sigstate *s,
 	idom = strchr(s->sig.identity, '@');
 	if (k->strict && idom && strcasecmp(idom + 1, s->sig.domain) != 0)
 		return DKIM_R_KEY_STRICT;
-	if ((why = dkim_pubkey(k, &pk, &bits)) != DKIM_R_OK)
+	if ((why = dkim_vkey_get(k, &vk)) != DKIM_R_OK)
 		return why;
-	s->res.key_bits = bits;
-	if (want == DKIM_ALG_RSA_SHA256 && bits < v->o.min_rsa_bits) {
-		EVP_PKEY_free(pk);
+	s->res.key_bits = dkim_vkey_bits(vk);
+	if (want == DKIM_ALG_RSA_SHA256 &&
+	    s->res.key_bits < v->o.min_rsa_bits)
 		return DKIM_R_KEY_TOO_SMALL;
-	}
-	r = dkim_crypto_verify(pk, s->sig.alg, s->hdigest, s->sig.b,
-	    s->sig.b_len);
-	EVP_PKEY_free(pk);
-	if (r < 0)
-		return DKIM_R_SIGNATURE;
+	r = dkim_vkey_verify(vk, s->hdigest, s->sig.b, s->sig.b_len);
 	return r == 1 ? DKIM_R_OK : DKIM_R_SIGNATURE;
 }
 

@@ -1160,6 +1160,63 @@ test_keyrec_parse(void)
 	}
 }
 
+/* The per-thread key cache: many keys (more than it holds), each used
+   twice; a record that changes under the same name is a new key. */
+static void
+test_key_cache(void)
+{
+	enum { NKEYS = 40 };
+	struct dkim_key *keys[NKEYS];
+	char *signed_msgs[NKEYS], *pubs[NKEYS], rec[256], name[64];
+	size_t lens[NKEYS], i, round;
+	struct dkim_sign_opts o;
+	int r;
+
+	dkim_sign_opts_init(&o);
+	o.domain = "example.com";
+	o.selector = "s";
+	for (i = 0; i < NKEYS; i++) {
+		dkim_key_generate(&keys[i], DKIM_ALG_ED25519_SHA256, 0);
+		pubs[i] = pub_b64(keys[i]);
+		signed_msgs[i] = sign_msg(keys[i], &o, plain_msg,
+		    sizeof(plain_msg) - 1, &lens[i], &r);
+	}
+	for (round = 0; round < 2; round++)
+		for (i = 0; i < NKEYS; i++) {
+			struct rec rr = { "s._domainkey.example.com", rec };
+			struct dkim_verify *v;
+
+			snprintf(rec, sizeof(rec), "k=ed25519; p=%s", pubs[i]);
+			snprintf(name, sizeof(name), "cache: key %zu round %zu",
+			    i, round);
+			v = run_verify(signed_msgs[i], lens[i], NOW, &rr, 1, 0);
+			check_sig(v, 0, DKIM_RESULT_PASS, DKIM_R_OK, name);
+			dkim_verify_free(v);
+			/* The neighbour's key must not verify it. */
+			snprintf(rec, sizeof(rec), "k=ed25519; p=%s",
+			    pubs[(i + 1) % NKEYS]);
+			v = run_verify(signed_msgs[i], lens[i], NOW, &rr, 1, 0);
+			check_sig(v, 0, DKIM_RESULT_FAIL, DKIM_R_SIGNATURE, name);
+			dkim_verify_free(v);
+		}
+	dkim_key_cache_clear();
+	{
+		struct rec rr = { "s._domainkey.example.com", rec };
+		struct dkim_verify *v;
+
+		snprintf(rec, sizeof(rec), "k=ed25519; p=%s", pubs[0]);
+		v = run_verify(signed_msgs[0], lens[0], NOW, &rr, 1, 0);
+		check_sig(v, 0, DKIM_RESULT_PASS, DKIM_R_OK,
+		    "cache: after clearing");
+		dkim_verify_free(v);
+	}
+	for (i = 0; i < NKEYS; i++) {
+		dkim_key_free(keys[i]);
+		free(pubs[i]);
+		free(signed_msgs[i]);
+	}
+}
+
 /* ---- the rest ---- */
 
 static void
@@ -1261,6 +1318,8 @@ main(void)
 	test_small_key();
 	test_roundtrip();
 	test_sign_fields();
+	test_key_cache();
 	test_misc();
+	dkim_key_cache_clear();
 	return test_done();
 }

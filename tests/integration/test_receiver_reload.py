@@ -42,7 +42,8 @@ def test_sighup_reloads_certificate_without_dropping_sessions(daemons, pki):
     d = daemons.start(listens=[("mx", h.free_port()),
                                ("submissions", h.free_port())],
                       certs=[(crt, key)], workers=2,
-                      passwd={"demo@example.test": "pw"})
+                      passwd={"demo@example.test": "pw"},
+                      grants={"demo@example.test": ["demo@example.test"]})
     port = d.config.port("mx")
     old_der = h.cert_der(pki.rsa[0])
     assert served_der(port, pki) == old_der

@@ -34,6 +34,7 @@
 #include "mailauth/authres.h"
 #include "mailauth/dkim.h"
 #include "mailauth/dmarc.h"
+#include "mailauth/inbound.h"
 #include "mailauth/psl.h"
 #include "mailauth/spf.h"
 #include "msg/header.h"
@@ -209,90 +210,6 @@ read_all(struct buf *b, const char *path)
 	return r;
 }
 
-/* header_len - the bytes of the header section (up to the empty line) */
-static size_t
-header_len(const char *m, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i++) {
-		if (m[i] != '\n')
-			continue;
-		if (m[i + 1] == '\n')
-			return i + 1;
-		if (m[i + 1] == '\r' && i + 2 < n && m[i + 2] == '\n')
-			return i + 1;
-	}
-	return n;
-}
-
-/* ---- DNS glue ---- */
-
-struct dkim_lookup {
-	struct dkim_verify *v;
-	size_t qi;
-};
-
-/* txt_strings - the TXT records of an answer as (pointer, length) */
-static size_t
-txt_strings(const struct dns_answer *ans, const char ***txts,
-    size_t **lens)
-{
-	size_t i, n = 0;
-
-	*txts = xcalloc(ans->nrrs + 1, sizeof(**txts));
-	*lens = xcalloc(ans->nrrs + 1, sizeof(**lens));
-	for (i = 0; i < ans->nrrs; i++) {
-		if (ans->rrs[i].type != DNS_T_TXT || ans->rrs[i].txt == NULL)
-			continue;
-		(*txts)[n] = ans->rrs[i].txt;
-		(*lens)[n++] = ans->rrs[i].txt_len;
-	}
-	return n;
-}
-
-/* dkim_key_cb - one DKIM key answer */
-static void
-dkim_key_cb(void *arg, const struct dns_answer *ans)
-{
-	struct dkim_lookup *l = arg;
-	const char **txts;
-	size_t *lens, n;
-
-	switch (ans->status) {
-	case DNS_OK:
-		n = txt_strings(ans, &txts, &lens);
-		dkim_verify_key_answer(l->v, l->qi, n ? DKIM_KEY_FOUND :
-		    DKIM_KEY_NOTFOUND, txts, lens, n);
-		free(txts);
-		free(lens);
-		break;
-	case DNS_NODATA:
-	case DNS_NXDOMAIN:
-		dkim_verify_key_answer(l->v, l->qi, DKIM_KEY_NOTFOUND, NULL,
-		    NULL, 0);
-		break;
-	default:
-		dkim_verify_key_answer(l->v, l->qi, DKIM_KEY_TEMPFAIL, NULL,
-		    NULL, 0);
-		break;
-	}
-}
-
-/* dmarc_done - the DMARC verdict is in */
-static void
-dmarc_done(void *arg, struct dmarc_eval *e)
-{
-	*(bool *)arg = true;
-}
-
-/* spf_done - the SPF verdict is in */
-static void
-spf_done(void *arg, struct spf *s)
-{
-	*(bool *)arg = true;
-}
-
 /* ---- output ---- */
 
 /* json_str - s as a JSON string, or null */
@@ -315,83 +232,6 @@ json_str(struct buf *b, const char *s)
 			(void)buf_append(b, s, 1);
 	}
 	(void)buf_append(b, "\"", 1);
-}
-
-/* add_spf - spf=RESULT smtp.mailfrom=DOMAIN (smtp.helo for the null
-   sender, whose check used the HELO name) */
-static void
-add_spf(struct authres *ar, const struct spf *s, const struct dmarc_cli *c)
-{
-	struct authres_resinfo *ri;
-	const char *why = spf_problem(s);
-
-	ri = authres_add(ar, "spf", spf_result_str(spf_result(s)), NULL, why);
-	if (*c->mail_from && strchr(c->mail_from, '@') != NULL)
-		authres_add_prop(ri, "smtp", "mailfrom", spf_domain(s) ?
-		    spf_domain(s) : "");
-	else
-		authres_add_prop(ri, "smtp", "helo", c->helo);
-}
-
-/* add_dkim - one resinfo per signature, or dkim=none */
-static void
-add_dkim(struct authres *ar, const struct dkim_verify *v)
-{
-	struct authres_resinfo *ri;
-	size_t i, n = dkim_verify_nsigs(v);
-
-	if (n == 0) {
-		(void)authres_add(ar, "dkim", "none", NULL, "no signature");
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		const struct dkim_sig_result *r = dkim_verify_sig(v, i);
-
-		ri = authres_add(ar, "dkim", dkim_result_str(r->result),
-		    r->result == DKIM_RESULT_PASS ? NULL :
-		    dkim_reason_str(r->reason), r->body_partial ?
-		    "l= leaves part of the body unsigned" : NULL);
-		if (r->domain)
-			authres_add_prop(ri, "header", "d", r->domain);
-		if (r->selector)
-			authres_add_prop(ri, "header", "s", r->selector);
-		if (r->alg != DKIM_ALG_UNKNOWN)
-			authres_add_prop(ri, "header", "a",
-			    dkim_alg_str(r->alg));
-		if (r->b_prefix && *r->b_prefix)
-			authres_add_prop(ri, "header", "b", r->b_prefix);
-	}
-}
-
-/* add_dmarc - dmarc=RESULT (p= sp= dis=) header.from= policy.dmarc= */
-static void
-add_dmarc(struct authres *ar, const struct dmarc_verdict *d)
-{
-	struct authres_resinfo *ri;
-	char comment[160];
-
-	if (d->has_record && (d->result == DMARC_RESULT_PASS ||
-	    d->result == DMARC_RESULT_FAIL)) {
-		snprintf(comment, sizeof(comment), "p=%s sp=%s dis=%s%s",
-		    dmarc_policy_str(d->record.p == DMARC_POLICY_UNSET ?
-		    DMARC_POLICY_NONE : d->record.p),
-		    dmarc_policy_str(d->record.sp == DMARC_POLICY_UNSET ?
-		    (d->record.p == DMARC_POLICY_UNSET ? DMARC_POLICY_NONE :
-		    d->record.p) : d->record.sp),
-		    dmarc_policy_str(d->disposition),
-		    d->sampled_out ? (d->record.testing ? " t=y" :
-		    " pct sampled out") : "");
-		ri = authres_add(ar, "dmarc", dmarc_result_str(d->result),
-		    NULL, comment);
-	} else
-		ri = authres_add(ar, "dmarc", dmarc_result_str(d->result),
-		    d->result == DMARC_RESULT_NONE ? NULL : d->reason, NULL);
-	if (d->from_domain && *d->from_domain)
-		authres_add_prop(ri, "header", "from", d->from_domain);
-	if (d->has_record && (d->result == DMARC_RESULT_PASS ||
-	    d->result == DMARC_RESULT_FAIL))
-		authres_add_prop(ri, "policy", "dmarc",
-		    dmarc_policy_str(d->policy));
 }
 
 /* print_json - one object with the same facts as the header */
@@ -450,26 +290,25 @@ print_json(struct buf *o, const struct spf *s, const struct dkim_verify *v,
 	(void)buf_append_str(o, "}\n");
 }
 
+/* inbound_done - the verdicts are in */
+static void
+inbound_done(void *arg, struct inbound *ib)
+{
+	*(bool *)arg = true;
+}
+
 /* cmd_dmarc - see the top of the file */
 int
 cmd_dmarc(int argc, char **argv)
 {
 	struct dmarc_cli c;
-	struct spf_params sp;
-	struct dkim_verify_opts vo;
-	struct dmarc_params dp;
+	struct inbound_params ip;
 	struct dns_resolver *r = NULL;
 	struct pubsuffix *psl = NULL;
-	struct spf *s = NULL;
-	struct dkim_verify *v = NULL;
-	struct dmarc_eval *e = NULL;
-	struct dkim_lookup *ls = NULL;
-	struct dmarc_auth *auths = NULL;
-	struct authres ar;
+	struct inbound *ib = NULL;
 	struct buf in, msg, out, hdr;
-	char host[256], from[DMARC_DOMAIN_MAX + 1], *err = NULL;
-	bool spf_finished = false, dmarc_finished = false;
-	size_t i, nq, nsig;
+	char host[256], *err = NULL;
+	bool finished = false;
 	unsigned draw;
 	int rc = 1;
 
@@ -480,7 +319,6 @@ cmd_dmarc(int argc, char **argv)
 	buf_init(&msg, CMD_DMARC_MAX_INPUT + CMD_DMARC_MAX_INPUT / 2);
 	buf_init(&out, CMD_DMARC_MAX_OUT);
 	buf_init(&hdr, CMD_DMARC_MAX_OUT);
-	authres_init(&ar, NULL);
 	if (parse_args(&c, argc, argv) != 0)
 		goto out;
 	if (c.resolver == NULL) {
@@ -519,15 +357,17 @@ cmd_dmarc(int argc, char **argv)
 		goto out;
 	}
 
-	/* SPF and DKIM start together on one resolver. */
-	memset(&sp, 0, sizeof(sp));
-	sp.ip = c.ip;
-	sp.helo = c.helo;
-	sp.mail_from = c.mail_from;
-	sp.receiver = c.authserv_id;
-	sp.now = c.now;
-	sp.identity = SPF_ID_MAILFROM;
-	if (spf_new(&s, &sp) != 0) {
+	/* The same combination the receiver runs (mailauth/inbound.h). */
+	memset(&ip, 0, sizeof(ip));
+	ip.ip = c.ip;
+	ip.helo = c.helo;
+	ip.mail_from = c.mail_from;
+	ip.authserv_id = c.authserv_id;
+	ip.now = c.now;
+	ip.sample = (unsigned)c.sample;
+	ip.discovery = c.discovery;
+	ip.psl = psl;
+	if (inbound_new(&ib, &ip) != 0) {
 		fprintf(stderr, "smtpsctl dmarc: --ip '%s' is not an IP "
 		    "address\n", c.ip);
 		goto out;
@@ -539,80 +379,31 @@ cmd_dmarc(int argc, char **argv)
 	}
 	if (c.timeout_ms > 0)
 		dns_set_timeout(r, c.timeout_ms);
-	memset(&vo, 0, sizeof(vo));
-	vo.now = c.now;
-	v = dkim_verify_new(&vo);
-	(void)dkim_verify_message(v, buf_data(&msg), buf_size(&msg));
-	nq = dkim_verify_nqueries(v);
-	ls = xcalloc(nq ? nq : 1, sizeof(*ls));
-	spf_run(s, r, spf_done, &spf_finished);
-	for (i = 0; i < nq; i++) {
-		ls[i].v = v;
-		ls[i].qi = i;
-		if (dns_query(r, dkim_verify_query(v, i), DNS_T_TXT,
-		    dkim_key_cb, &ls[i]) < 0)
-			dkim_verify_key_answer(v, i, DKIM_KEY_TEMPFAIL, NULL,
-			    NULL, 0);
-	}
-	dns_resolver_wait(r);
-
-	/* DMARC: the From domain, the authenticated identifiers, then the
-	   machine's own lookups, one at a time. */
-	memset(&dp, 0, sizeof(dp));
-	if (dmarc_from_domain(buf_data(&msg), header_len(buf_data(&msg),
-	    buf_size(&msg)), from, sizeof(from), &dp.from_status) == 0)
-		dp.from_domain = from;
-	if (spf_domain(s) != NULL) {
-		dp.spf.domain = spf_domain(s);
-		dp.spf.pass = spf_result(s) == SPF_PASS;
-	}
-	nsig = dkim_verify_nsigs(v);
-	auths = xcalloc(nsig ? nsig : 1, sizeof(*auths));
-	for (i = 0; i < nsig; i++) {
-		const struct dkim_sig_result *sr = dkim_verify_sig(v, i);
-
-		auths[i].domain = sr->domain;
-		auths[i].pass = sr->result == DKIM_RESULT_PASS;
-		auths[i].body_partial = sr->body_partial || !sr->dmarc_usable;
-	}
-	dp.dkim = auths;
-	dp.ndkim = nsig;
-	dp.discovery = c.discovery;
-	dp.psl = psl;
-	dp.sample = (unsigned)c.sample;
-	e = dmarc_eval_new(&dp);
-	if (dmarc_run(e, r, dmarc_done, &dmarc_finished) != NULL)
+	inbound_message(ib, r, buf_data(&msg), buf_size(&msg), inbound_done,
+	    &finished);
+	/* DMARC's lookups start from an answer callback, so one wait that
+	   returns only when nothing is outstanding covers all three. */
+	while (!finished && dns_resolver_pending(r) > 0)
 		dns_resolver_wait(r);
-	if (!spf_finished || !dmarc_finished) {
-		/* wait returns only when nothing is outstanding */
+	if (!finished) {
 		fprintf(stderr, "smtpsctl dmarc: a check did not finish\n");
 		goto out;
 	}
-
-	authres_fini(&ar);
-	authres_init(&ar, c.authserv_id);
-	add_spf(&ar, s, &c);
-	add_dkim(&ar, v);
-	add_dmarc(&ar, dmarc_eval_verdict(e));
-	if (authres_format(&ar, &hdr) < 0) {
+	if (inbound_authres(ib, NULL, &hdr) < 0) {
 		fprintf(stderr, "smtpsctl dmarc: header too large\n");
 		goto out;
 	}
 	if (c.json)
-		print_json(&out, s, v, dmarc_eval_verdict(e), buf_cstr(&hdr));
+		print_json(&out, inbound_spf(ib), inbound_dkim(ib),
+		    inbound_dmarc(ib), buf_cstr(&hdr));
 	else
 		(void)buf_append(&out, buf_data(&hdr), buf_size(&hdr));
 	fwrite(buf_data(&out), 1, buf_size(&out), stdout);
 	rc = 0;
 out:
-	dmarc_eval_free(e);
-	free(auths);
-	dkim_verify_free(v);
-	free(ls);
-	spf_free(s);
+	inbound_free(ib);
 	dns_resolver_free(r);
 	pubsuffix_free(psl);
-	authres_fini(&ar);
 	buf_fini(&in);
 	buf_fini(&msg);
 	buf_fini(&out);

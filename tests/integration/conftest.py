@@ -75,7 +75,7 @@ def pki():
         shutil.rmtree(d, ignore_errors=True)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def smtpsd_binary():
     path = h.smtpsd_path()
     assert os.access(path, os.X_OK), \
@@ -90,7 +90,7 @@ def _daemon_set(pki):
 
 
 @pytest.fixture
-def daemons(pki):
+def daemons(pki, smtpsd_binary):
     s, base = _daemon_set(pki)
     try:
         yield s
@@ -103,7 +103,7 @@ def daemons(pki):
 
 
 @pytest.fixture(scope="module")
-def mod_daemons(pki):
+def mod_daemons(pki, smtpsd_binary):
     s, base = _daemon_set(pki)
     try:
         yield s

@@ -182,43 +182,58 @@ canon_body_init(struct canon_body *c, enum canon_mode m, canon_emit *emit,
 
 /* relaxed_run - relaxed canonicalisation of bytes holding no CR: WSP
    runs become one SP, emitted only when more content follows on the line
-   (RFC 6376 3.4.4).  Locals keep the state out of memory that the char
-   stores could alias, which is what makes this loop fast. */
+   (RFC 6376 3.4.4).  Each input byte gives at most one output byte (a
+   space stands for at least one WSP) plus the one space pending from
+   before, so room is checked once per stretch rather than per byte. */
 static void
 relaxed_run(struct canon_body *c, const unsigned char *p, size_t n)
 {
-	size_t i, ol = c->outlen;
-	bool wsp = c->wsp;
-	char *out = c->out;
+	size_t i, m, room;
+	bool wsp;
+	char *o;
 
-	for (i = 0; i < n; i++) {
-		unsigned char ch = p[i];
-
-		if (ch == ' ' || ch == '\t') {
-			wsp = true;
-			continue;
-		}
+	while (n > 0) {
 		if (!c->line_started) {
-			c->outlen = ol;
+			/* Leading WSP is one SP if content follows. */
+			while (n > 0 && (*p == ' ' || *p == '\t')) {
+				c->wsp = true;
+				p++;
+				n--;
+			}
+			if (n == 0)
+				return;
+			wsp = c->wsp;
 			c->wsp = false;
 			content(c);
-			ol = c->outlen;
+			c->wsp = wsp;
 		}
-		if (ol + 2 > sizeof(c->out)) {
-			c->outlen = ol;
+		room = sizeof(c->out) - c->outlen;
+		if (room < 2) {
 			flush(c);
-			ol = 0;
+			room = sizeof(c->out);
 		}
-		if (wsp) {
-			out[ol++] = ' ';
-			wsp = false;
+		m = n < room - 1 ? n : room - 1;
+		o = c->out + c->outlen;
+		wsp = c->wsp;
+		for (i = 0; i < m; i++) {
+			unsigned char ch = p[i];
+
+			if (ch == ' ' || ch == '\t') {
+				wsp = true;
+				continue;
+			}
+			if (wsp) {
+				*o++ = ' ';
+				wsp = false;
+			}
+			*o++ = (char)ch;
 		}
-		out[ol++] = (char)ch;
-	}
-	c->outlen = ol;
-	c->wsp = wsp;
-	if (ol)
+		c->outlen = (size_t)(o - c->out);
+		c->wsp = wsp;
 		c->any = true;
+		p += m;
+		n -= m;
+	}
 }
 
 /* canon_body_feed - the next n bytes of the body */

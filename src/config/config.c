@@ -45,6 +45,7 @@ struct parse {
 	int seen[32];
 	int limit_seen[16];
 	int timeout_seen[4];
+	int check_timeout_seen[4];
 	int *grant_lines;
 	int *mailbox_lines;
 };
@@ -599,6 +600,16 @@ static const struct num_setting timeouts[] = {
 	{ "data", NUM_INT, offsetof(struct config, timeout_data), 1, 86400 },
 };
 
+static const struct num_setting check_timeouts[] = {
+	/* RFC 7208 4.6.4: at least 20 seconds for a whole SPF check */
+	{ "spf", NUM_INT, offsetof(struct config, check_timeout_spf), 1,
+	    600 },
+	{ "dkim", NUM_INT, offsetof(struct config, check_timeout_dkim), 1,
+	    600 },
+	{ "dmarc", NUM_INT, offsetof(struct config, check_timeout_dmarc), 1,
+	    600 },
+};
+
 static const struct num_setting scalars[] = {
 	{ "min-data-rate", NUM_INT, offsetof(struct config, min_data_rate), 0,
 	    1000000000 },
@@ -686,6 +697,155 @@ d_timeout(struct parse *p, char **a, size_t n)
 	    sizeof(timeouts[0]), p->timeout_seen, a[1], a[2]);
 }
 
+/* d_check_timeout - "check-timeout spf|dkim|dmarc SECONDS" */
+static int
+d_check_timeout(struct parse *p, char **a, size_t n)
+{
+	return num_directive(p, "check-timeout", check_timeouts,
+	    sizeof(check_timeouts) / sizeof(check_timeouts[0]),
+	    p->check_timeout_seen, a[1], a[2]);
+}
+
+/* yes_no - "yes"/"on" or "no"/"off" into *out */
+static int
+yes_no(struct parse *p, const char *kw, const char *v, bool *out)
+{
+	if (strcmp(v, "yes") == 0 || strcmp(v, "on") == 0)
+		*out = true;
+	else if (strcmp(v, "no") == 0 || strcmp(v, "off") == 0)
+		*out = false;
+	else
+		return perr(p, E_INVAL, "%s: bad value \"%s\" (want yes or "
+		    "no)", kw, v);
+	return 0;
+}
+
+/* d_inbound_checks - "inbound-checks on|off" */
+static int
+d_inbound_checks(struct parse *p, char **a, size_t n)
+{
+	return yes_no(p, a[0], a[1], &p->c->inbound_checks);
+}
+
+/* d_dmarc_enforce - "dmarc-enforce yes|no" */
+static int
+d_dmarc_enforce(struct parse *p, char **a, size_t n)
+{
+	return yes_no(p, a[0], a[1], &p->c->dmarc_enforce);
+}
+
+/* d_spf_reject - "spf-reject-without-dmarc yes|no" */
+static int
+d_spf_reject(struct parse *p, char **a, size_t n)
+{
+	return yes_no(p, a[0], a[1], &p->c->spf_reject_without_dmarc);
+}
+
+/* d_temperror_action - "temperror-action accept|defer" */
+static int
+d_temperror_action(struct parse *p, char **a, size_t n)
+{
+	if (strcmp(a[1], "accept") == 0)
+		p->c->temperror_defer = false;
+	else if (strcmp(a[1], "defer") == 0)
+		p->c->temperror_defer = true;
+	else
+		return perr(p, E_INVAL, "temperror-action: bad value \"%s\" "
+		    "(want accept or defer)", a[1]);
+	return 0;
+}
+
+/* d_dmarc_discovery - "dmarc-discovery treewalk|psl" */
+static int
+d_dmarc_discovery(struct parse *p, char **a, size_t n)
+{
+	if (strcmp(a[1], "treewalk") == 0)
+		p->c->dmarc_discovery_psl = false;
+	else if (strcmp(a[1], "psl") == 0)
+		p->c->dmarc_discovery_psl = true;
+	else
+		return perr(p, E_INVAL, "dmarc-discovery: bad value \"%s\" "
+		    "(want treewalk or psl)", a[1]);
+	return 0;
+}
+
+/* d_authserv_id - "authserv-id NAME" (RFC 8601 2.5: a domain name) */
+static int
+d_authserv_id(struct parse *p, char **a, size_t n)
+{
+	if (!domain_ok(a[1]))
+		return perr(p, E_INVAL, "authserv-id: \"%s\" is not a valid "
+		    "domain name", a[1]);
+	free(p->c->authserv_id);
+	p->c->authserv_id = lower(xstrdup(a[1]));
+	return 0;
+}
+
+/* parse_cidr - "ADDRESS[/BITS]" into out; false if it is not one */
+static bool
+parse_cidr(const char *s, struct config_cidr *out)
+{
+	char *t = xstrdup(s), *slash = strchr(t, '/');
+	long long bits;
+	int max;
+	bool ok = false;
+
+	if (slash)
+		*slash = '\0';
+	memset(out, 0, sizeof(*out));
+	out->family = strchr(t, ':') ? AF_INET6 : AF_INET;
+	max = out->family == AF_INET6 ? 128 : 32;
+	if (inet_pton(out->family, t, out->addr) != 1)
+		goto out;
+	bits = max;
+	if (slash && !number(slash + 1, 0, max, &bits))
+		goto out;
+	out->bits = (int)bits;
+	ok = true;
+out:
+	free(t);
+	return ok;
+}
+
+/* d_trusted_forwarder - "trusted-forwarder CIDR..." */
+static int
+d_trusted_forwarder(struct parse *p, char **a, size_t n)
+{
+	struct config *c = p->c;
+	struct config_cidr b;
+	size_t i;
+
+	for (i = 1; i < n; i++) {
+		if (!parse_cidr(a[i], &b))
+			return perr(p, E_INVAL, "trusted-forwarder: \"%s\" is "
+			    "not an address or ADDRESS/BITS", a[i]);
+		c->trusted_forwarders = xrealloc(c->trusted_forwarders,
+		    (c->ntrusted_forwarders + 1) * sizeof(b));
+		c->trusted_forwarders[c->ntrusted_forwarders++] = b;
+	}
+	return 0;
+}
+
+/* d_dmarc_opt_out - "dmarc-opt-out DOMAIN..." */
+static int
+d_dmarc_opt_out(struct parse *p, char **a, size_t n)
+{
+	struct config *c = p->c;
+	size_t i;
+
+	for (i = 1; i < n; i++) {
+		if (!domain_ok(a[i]))
+			return perr(p, E_INVAL, "dmarc-opt-out: \"%s\" is not "
+			    "a valid domain name", a[i]);
+		if (config_dmarc_opted_out(c, a[i]))
+			continue;
+		c->dmarc_opt_outs = xrealloc(c->dmarc_opt_outs,
+		    (c->ndmarc_opt_outs + 1) * sizeof(char *));
+		c->dmarc_opt_outs[c->ndmarc_opt_outs++] = lower(xstrdup(a[i]));
+	}
+	return 0;
+}
+
 /* d_scalar - the one-number directives of the scalars table */
 static int
 d_scalar(struct parse *p, char **a, size_t n)
@@ -734,6 +894,23 @@ static const struct directive directives[] = {
 	    "max-connections-per-ip N" },
 	{ "max-connections", 1, 1, true, d_scalar, "max-connections N" },
 	{ "auth-delay-ms", 1, 1, true, d_scalar, "auth-delay-ms MS" },
+	{ "inbound-checks", 1, 1, true, d_inbound_checks,
+	    "inbound-checks on|off" },
+	{ "authserv-id", 1, 1, true, d_authserv_id, "authserv-id NAME" },
+	{ "dmarc-enforce", 1, 1, true, d_dmarc_enforce,
+	    "dmarc-enforce yes|no" },
+	{ "spf-reject-without-dmarc", 1, 1, true, d_spf_reject,
+	    "spf-reject-without-dmarc yes|no" },
+	{ "temperror-action", 1, 1, true, d_temperror_action,
+	    "temperror-action accept|defer" },
+	{ "dmarc-discovery", 1, 1, true, d_dmarc_discovery,
+	    "dmarc-discovery treewalk|psl" },
+	{ "trusted-forwarder", 1, 0, false, d_trusted_forwarder,
+	    "trusted-forwarder ADDRESS[/BITS]..." },
+	{ "dmarc-opt-out", 1, 0, false, d_dmarc_opt_out,
+	    "dmarc-opt-out DOMAIN..." },
+	{ "check-timeout", 2, 2, false, d_check_timeout,
+	    "check-timeout spf|dkim|dmarc SECONDS" },
 };
 
 /*
@@ -860,6 +1037,11 @@ set_defaults(struct config *c)
 	c->max_conn_per_ip = 20;
 	c->max_connections = 20000;
 	c->auth_delay_ms = 1000;
+	c->inbound_checks = true;
+	c->dmarc_enforce = true;
+	c->check_timeout_spf = 20;
+	c->check_timeout_dkim = 8;
+	c->check_timeout_dmarc = 8;
 }
 
 /* listen_text - "ADDRESS:PORT", IPv6 in brackets (static buffer) */
@@ -1041,6 +1223,11 @@ config_free(struct config *c)
 		free(c->grants[i].patterns);
 	}
 	free(c->grants);
+	free(c->authserv_id);
+	free(c->trusted_forwarders);
+	for (i = 0; i < c->ndmarc_opt_outs; i++)
+		free(c->dmarc_opt_outs[i]);
+	free(c->dmarc_opt_outs);
 	free(c);
 }
 
@@ -1140,6 +1327,35 @@ config_print(const struct config *c, FILE *f)
 	print_num(f, "timeout", timeouts, sizeof(timeouts) /
 	    sizeof(timeouts[0]), c);
 	print_num(f, NULL, scalars, sizeof(scalars) / sizeof(scalars[0]), c);
+	fprintf(f, "inbound-checks %s\n", c->inbound_checks ? "on" : "off");
+	if (c->authserv_id)
+		fprintf(f, "authserv-id %s\n", c->authserv_id);
+	fprintf(f, "dmarc-enforce %s\n", c->dmarc_enforce ? "yes" : "no");
+	fprintf(f, "spf-reject-without-dmarc %s\n",
+	    c->spf_reject_without_dmarc ? "yes" : "no");
+	fprintf(f, "temperror-action %s\n", c->temperror_defer ? "defer" :
+	    "accept");
+	fprintf(f, "dmarc-discovery %s\n", c->dmarc_discovery_psl ? "psl" :
+	    "treewalk");
+	if (c->ntrusted_forwarders) {
+		fputs("trusted-forwarder", f);
+		for (i = 0; i < c->ntrusted_forwarders; i++) {
+			char a[INET6_ADDRSTRLEN];
+			const struct config_cidr *b = &c->trusted_forwarders[i];
+
+			inet_ntop(b->family, b->addr, a, sizeof(a));
+			fprintf(f, " %s/%d", a, b->bits);
+		}
+		fputc('\n', f);
+	}
+	if (c->ndmarc_opt_outs) {
+		fputs("dmarc-opt-out", f);
+		for (i = 0; i < c->ndmarc_opt_outs; i++)
+			fprintf(f, " %s", c->dmarc_opt_outs[i]);
+		fputc('\n', f);
+	}
+	print_num(f, "check-timeout", check_timeouts, sizeof(check_timeouts) /
+	    sizeof(check_timeouts[0]), c);
 }
 
 /* config_default_text - the make run configuration */
@@ -1251,4 +1467,47 @@ config_sender_allowed(const struct config *c, const char *user,
 			return true;
 	}
 	return false;
+}
+
+/* config_is_trusted_forwarder - see config.h */
+bool
+config_is_trusted_forwarder(const struct config *c, const void *addr,
+    size_t len)
+{
+	const unsigned char *a = addr;
+	size_t i;
+
+	for (i = 0; i < c->ntrusted_forwarders; i++) {
+		const struct config_cidr *b = &c->trusted_forwarders[i];
+		int full = b->bits / 8, rest = b->bits % 8;
+
+		if ((b->family == AF_INET) != (len == 4))
+			continue;
+		if (memcmp(a, b->addr, (size_t)full) != 0)
+			continue;
+		if (rest && ((a[full] ^ b->addr[full]) &
+		    (0xff << (8 - rest)) & 0xff))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+/* config_dmarc_opted_out - see config.h */
+bool
+config_dmarc_opted_out(const struct config *c, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < c->ndmarc_opt_outs; i++)
+		if (strcasecmp(c->dmarc_opt_outs[i], domain) == 0)
+			return true;
+	return false;
+}
+
+/* config_authserv_id - see config.h */
+const char *
+config_authserv_id(const struct config *c)
+{
+	return c->authserv_id ? c->authserv_id : c->hostname;
 }

@@ -42,6 +42,13 @@ struct config_mailbox {
 	char *address;		/* "demo@example.test" (lower-cased) */
 };
 
+/* config_cidr - an address block (trusted-forwarder) */
+struct config_cidr {
+	unsigned char addr[16];	/* network order; 4 bytes used for IPv4 */
+	int family;		/* AF_INET or AF_INET6 */
+	int bits;		/* prefix length */
+};
+
 struct config {
 	char *file;		/* where it came from ("(default)" if embedded) */
 	char *hostname;		/* "mx.example.test" */
@@ -72,6 +79,21 @@ struct config {
 	int max_conn_per_ip;	/* concurrent connections per client IP */
 	int max_connections;	/* per worker */
 	int auth_delay_ms;	/* first failed AUTH delay; doubles each time */
+
+	/* Inbound SPF, DKIM and DMARC on the mx role (docs/INBOUND.md). */
+	bool inbound_checks;	/* inbound-checks on|off */
+	char *authserv_id;	/* NULL: the hostname */
+	bool dmarc_enforce;	/* reject/quarantine as the domain asks */
+	bool spf_reject_without_dmarc;	/* SPF fail, no DMARC record: 550 */
+	bool temperror_defer;	/* temperror-action defer: 451 */
+	bool dmarc_discovery_psl;	/* dmarc-discovery psl (else treewalk) */
+	struct config_cidr *trusted_forwarders;
+	size_t ntrusted_forwarders;
+	char **dmarc_opt_outs;	/* lower-cased recipient domains */
+	size_t ndmarc_opt_outs;
+	int check_timeout_spf;	/* seconds, per check */
+	int check_timeout_dkim;
+	int check_timeout_dmarc;
 };
 
 /* config_load - parse FILE; on error *err is "FILE:LINE: problem" */
@@ -100,5 +122,15 @@ bool config_mailbox_exists(const struct config *c, const char *address);
    when it found none. */
 bool config_sender_allowed(const struct config *c, const char *user,
     const char *address);
+
+/* config_is_trusted_forwarder - addr (4 or 16 bytes) lies in one of the
+   trusted-forwarder blocks */
+bool config_is_trusted_forwarder(const struct config *c, const void *addr,
+    size_t len);
+/* config_dmarc_opted_out - recipient domain (any case) asked for no
+   DMARC enforcement */
+bool config_dmarc_opted_out(const struct config *c, const char *domain);
+/* config_authserv_id - authserv-id, or the hostname when unset */
+const char *config_authserv_id(const struct config *c);
 
 #endif

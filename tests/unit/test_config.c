@@ -360,7 +360,151 @@ static const struct {
 	    E_INVAL },
 	{ "empty spool-dir", L25 "spool-dir \"\"\n",
 	    "t.conf:2: spool-dir: empty path", E_INVAL },
+	{ "inbound-checks neither on nor off", L25 "inbound-checks maybe\n",
+	    "t.conf:2: inbound-checks: bad value \"maybe\" (want yes or no)",
+	    E_INVAL },
+	{ "inbound-checks twice", L25 "inbound-checks on\ninbound-checks off\n",
+	    "t.conf:3: inbound-checks already set on line 2", E_INVAL },
+	{ "dmarc-enforce bad", L25 "dmarc-enforce 1\n",
+	    "t.conf:2: dmarc-enforce: bad value \"1\" (want yes or no)",
+	    E_INVAL },
+	{ "spf-reject-without-dmarc bad", L25 "spf-reject-without-dmarc x\n",
+	    "t.conf:2: spf-reject-without-dmarc: bad value \"x\" (want yes "
+	    "or no)", E_INVAL },
+	{ "temperror-action bad", L25 "temperror-action reject\n",
+	    "t.conf:2: temperror-action: bad value \"reject\" (want accept "
+	    "or defer)", E_INVAL },
+	{ "dmarc-discovery bad", L25 "dmarc-discovery dns\n",
+	    "t.conf:2: dmarc-discovery: bad value \"dns\" (want treewalk or "
+	    "psl)", E_INVAL },
+	{ "authserv-id not a name", L25 "authserv-id a_b\n",
+	    "t.conf:2: authserv-id: \"a_b\" is not a valid domain name",
+	    E_INVAL },
+	{ "trusted-forwarder not an address", L25
+	    "trusted-forwarder 10.0.0.0/8 relay.example\n",
+	    "t.conf:2: trusted-forwarder: \"relay.example\" is not an address "
+	    "or ADDRESS/BITS", E_INVAL },
+	{ "trusted-forwarder prefix too long", L25
+	    "trusted-forwarder 10.0.0.0/33\n",
+	    "t.conf:2: trusted-forwarder: \"10.0.0.0/33\" is not an address "
+	    "or ADDRESS/BITS", E_INVAL },
+	{ "dmarc-opt-out not a domain", L25 "dmarc-opt-out 1.2.3.4\n",
+	    "t.conf:2: dmarc-opt-out: \"1.2.3.4\" is not a valid domain name",
+	    E_INVAL },
+	{ "check-timeout unknown check", L25 "check-timeout arc 5\n",
+	    "t.conf:2: unknown check-timeout \"arc\"", E_INVAL },
+	{ "check-timeout zero", L25 "check-timeout spf 0\n",
+	    "t.conf:2: check-timeout spf: bad value \"0\" (want a number from "
+	    "1 to 600)", E_INVAL },
+	{ "check-timeout twice", L25
+	    "check-timeout dkim 5\ncheck-timeout dkim 6\n",
+	    "t.conf:3: check-timeout dkim already set on line 2", E_INVAL },
 };
+
+/* test_inbound_keywords - the issue-4 settings and their lookups */
+static void
+test_inbound_keywords(void)
+{
+	static const struct {
+		const char *name, *ip;
+		unsigned char addr[16];
+		size_t len;
+		bool want;
+	} fwd[] = {
+		{ "inside 192.0.2.0/24", "192.0.2.77", { 192, 0, 2, 77 }, 4,
+		    true },
+		{ "outside 192.0.2.0/24", "192.0.3.1", { 192, 0, 3, 1 }, 4,
+		    false },
+		{ "single address /32", "198.51.100.9", { 198, 51, 100, 9 },
+		    4, true },
+		{ "neighbour of the /32", "198.51.100.8", { 198, 51, 100, 8 },
+		    4, false },
+		{ "inside 10.128.0.0/9", "10.200.0.1", { 10, 200, 0, 1 }, 4,
+		    true },
+		{ "outside 10.128.0.0/9", "10.127.0.1", { 10, 127, 0, 1 }, 4,
+		    false },
+		{ "IPv6 inside 2001:db8::/32", "2001:db8:1::1", { 0x20, 0x01,
+		    0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }, 16, true },
+		{ "IPv6 outside", "2001:db9::1", { 0x20, 0x01, 0x0d, 0xb9, 0, 0,
+		    0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }, 16, false },
+	};
+	struct config *c = NULL;
+	char *err = NULL, *p = NULL;
+	size_t n = 0, i;
+	FILE *f;
+
+	CHECK_INT(config_load_text(&c, "in.conf", L25
+	    "hostname mx.example.test\n"
+	    "inbound-checks off\n"
+	    "authserv-id Auth.Example.Test\n"
+	    "dmarc-enforce no\n"
+	    "spf-reject-without-dmarc yes\n"
+	    "temperror-action defer\n"
+	    "dmarc-discovery psl\n"
+	    "trusted-forwarder 192.0.2.0/24 198.51.100.9\n"
+	    "trusted-forwarder 10.128.0.0/9 2001:db8::/32\n"
+	    "dmarc-opt-out Lists.Example.Test\n"
+	    "check-timeout spf 15\n"
+	    "check-timeout dkim 4\n"
+	    "check-timeout dmarc 3\n", &err), 0, "inbound keywords load");
+	if (c == NULL) {
+		free(err);
+		return;
+	}
+	CHECK(!c->inbound_checks, "inbound-checks off");
+	CHECK_STR(config_authserv_id(c), "auth.example.test",
+	    "authserv-id lower-cased");
+	CHECK(!c->dmarc_enforce, "dmarc-enforce no");
+	CHECK(c->spf_reject_without_dmarc, "spf-reject-without-dmarc yes");
+	CHECK(c->temperror_defer, "temperror-action defer");
+	CHECK(c->dmarc_discovery_psl, "dmarc-discovery psl");
+	CHECK_INT(c->ntrusted_forwarders, 4, "forwarders over two lines");
+	CHECK_INT(c->check_timeout_spf, 15, "check-timeout spf");
+	CHECK_INT(c->check_timeout_dkim, 4, "check-timeout dkim");
+	CHECK_INT(c->check_timeout_dmarc, 3, "check-timeout dmarc");
+	for (i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
+		CHECK_INT(config_is_trusted_forwarder(c, fwd[i].addr,
+		    fwd[i].len), fwd[i].want, fwd[i].name);
+	CHECK(config_dmarc_opted_out(c, "lists.EXAMPLE.test"),
+	    "opt-out without case");
+	CHECK(!config_dmarc_opted_out(c, "example.test"),
+	    "parent of an opt-out is not opted out");
+	f = open_memstream(&p, &n);
+	if (f != NULL) {
+		config_print(c, f);
+		fclose(f);
+		CHECK(p && strstr(p, "\ntrusted-forwarder 192.0.2.0/24 "
+		    "198.51.100.9/32 10.128.0.0/9 2001:db8::/32\n") != NULL,
+		    "print: trusted-forwarder");
+		CHECK(p && strstr(p, "\ninbound-checks off\n") != NULL,
+		    "print: inbound-checks");
+		CHECK(p && strstr(p, "\nauthserv-id auth.example.test\n") !=
+		    NULL, "print: authserv-id");
+		CHECK(p && strstr(p, "\ntemperror-action defer\n") != NULL,
+		    "print: temperror-action");
+		CHECK(p && strstr(p, "\ndmarc-opt-out lists.example.test\n") !=
+		    NULL, "print: dmarc-opt-out");
+		CHECK(p && strstr(p, "\ncheck-timeout dmarc 3\n") != NULL,
+		    "print: check-timeout");
+		free(p);
+	}
+	config_free(c);
+	c = NULL;
+	CHECK_INT(config_load_text(&c, "d.conf", L25 "hostname h.example\n",
+	    &err), 0, "defaults load");
+	if (c != NULL) {
+		CHECK(c->inbound_checks, "default inbound-checks on");
+		CHECK_STR(config_authserv_id(c), "h.example",
+		    "default authserv-id is the hostname");
+		CHECK(c->dmarc_enforce, "default dmarc-enforce yes");
+		CHECK(!c->spf_reject_without_dmarc,
+		    "default spf-reject-without-dmarc no");
+		CHECK(!c->temperror_defer, "default temperror-action accept");
+		CHECK_INT(c->check_timeout_spf, 20,
+		    "default SPF budget (RFC 7208 4.6.4)");
+	}
+	config_free(c);
+}
 
 static void
 test_errors(void)
@@ -467,7 +611,15 @@ test_print_round_trip(void)
 		    "min-data-rate 0\n"
 		    "max-connections-per-ip 7\n"
 		    "max-connections 900\n"
-		    "auth-delay-ms 250\n", cwd, cwd, cwd, cwd) < 0)
+		    "auth-delay-ms 250\n"
+		    "inbound-checks on\n"
+		    "dmarc-enforce yes\n"
+		    "spf-reject-without-dmarc no\n"
+		    "temperror-action accept\n"
+		    "dmarc-discovery treewalk\n"
+		    "check-timeout spf 20\n"
+		    "check-timeout dkim 8\n"
+		    "check-timeout dmarc 8\n", cwd, cwd, cwd, cwd) < 0)
 			want = NULL;
 		CHECK_STR(pa, want, "config_print of the full config");
 		free(want);
@@ -725,6 +877,7 @@ main(void)
 	test_every_keyword();
 	test_defaults();
 	test_errors();
+	test_inbound_keywords();
 	test_print_round_trip();
 	test_default_text();
 	test_predicates();

@@ -66,8 +66,16 @@ qmgr_config_is_local(void *arg, const char *domain)
 	return config_is_local_domain((const struct config *)arg, domain);
 }
 
+/* qmgr_config_folder - folder hook: a message the receiver quarantined
+   (DMARC, SPOOL_F_QUARANTINE) goes to the recipient's Junk folder */
+static inline const char *
+qmgr_config_folder(void *arg, const struct spool_message *m, size_t rcpt)
+{
+	return (m->flags & SPOOL_F_QUARANTINE) ? "Junk" : NULL;
+}
+
 /* qmgr_new - a queue manager delivering cfg's local domains into
-   cfg->mail_dir, inbox only.  Inline so that code which never calls it
+   cfg->mail_dir; quarantined messages into Junk, the rest the inbox.  Inline so that code which never calls it
    does not need the config module at link time. */
 static inline struct qmgr *
 qmgr_new(struct spool *sp, const struct config *cfg)
@@ -75,6 +83,7 @@ qmgr_new(struct spool *sp, const struct config *cfg)
 	struct qmgr_params p = {
 		.mail_dir = cfg->mail_dir,
 		.is_local = qmgr_config_is_local,
+		.folder = qmgr_config_folder,
 		.arg = (void *)cfg,
 	};
 

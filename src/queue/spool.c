@@ -505,7 +505,8 @@ write_entry(struct spool *sp, const struct spool_envelope *env,
 	for (tries = 0; tries < 8; tries++) {
 		if (!named)
 			spool_new_id(sp, e->id);
-		r = write_file(sp, e->id, env, 0, NULL, parts, lens, nparts,
+		r = write_file(sp, e->id, env, env->quarantine ?
+		    SPOOL_F_QUARANTINE : 0, NULL, parts, lens, nparts,
 		    &e->fd);
 		/* E_AGAIN: the name was taken (a clock step back met a
 		   reused pid); take the next id, unless the caller chose it. */
@@ -859,9 +860,12 @@ spool_parse(const void *data, size_t n, struct spool_message *m,
 			tmp.env.body_8bit = get_u32(v) & ENV_FLAG_8BIT;
 			break;
 		case REC_STATE:
-			if (len != 4 || (get_u32(v) & ~SPOOL_F_LOCAL_DONE))
+			if (len != 4 || (get_u32(v) &
+			    ~(uint32_t)(SPOOL_F_LOCAL_DONE |
+			    SPOOL_F_QUARANTINE)))
 				goto badfield;
 			tmp.flags = get_u32(v);
+			tmp.env.quarantine = tmp.flags & SPOOL_F_QUARANTINE;
 			break;
 		case REC_RSTAT:
 			if (len != nr)

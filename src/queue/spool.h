@@ -47,6 +47,9 @@ struct spool_envelope {
 	bool smtputf8;
 	bool body_8bit;
 	int64_t arrival;	/* unix seconds */
+	/* DMARC quarantine (issue 4): deliver into the Junk folder.  Stored
+	   as SPOOL_F_QUARANTINE in the file's state record. */
+	bool quarantine;
 };
 
 struct spool_entry {
@@ -59,6 +62,8 @@ struct spool_entry {
 /* spool_message.flags */
 #define SPOOL_F_LOCAL_DONE	0x1	/* local delivery finished; the
 					   recipients left wait for outbound */
+#define SPOOL_F_QUARANTINE	0x2	/* the receiver quarantined it (DMARC):
+					   local delivery goes to Junk */
 
 /* spool_message.rcpt_status[i] */
 enum spool_rcpt_status {

@@ -394,7 +394,11 @@ dkim_sig_parse(struct dkim_sig *s, const char *value, size_t n,
 	/* h=: names separated by ':' with FWS around them. */
 	t = find_tag(tags, nt, "h");
 	*why = DKIM_R_SIG_BAD_TAG;
-	s->headers = xcalloc(DKIM_MAX_SIGNED_HEADERS, sizeof(char *));
+	for (i = 0, st = 1; i < t->value_len; i++)
+		st += t->value[i] == ':';
+	if (st > DKIM_MAX_SIGNED_HEADERS)
+		return E_SYNTAX;
+	s->headers = xcalloc(st, sizeof(char *));
 	i = 0;
 	while (i <= t->value_len) {
 		for (e = i; e < t->value_len && t->value[e] != ':'; e++)
@@ -405,7 +409,7 @@ dkim_sig_parse(struct dkim_sig *s, const char *value, size_t n,
 			st++;
 		while (e > st && is_fws(t->value[e - 1]))
 			e--;
-		if (st == e || s->nheaders == DKIM_MAX_SIGNED_HEADERS)
+		if (st == e)
 			return E_SYNTAX;
 		s->headers[s->nheaders++] = xstrndup(t->value + st, e - st);
 	}

@@ -11,10 +11,11 @@
  *	smtpsctl dkim bench [--seconds S] [--json]
  *
  * Messages are read from FILE or stdin; LF-only text is turned into CRLF
- * before parsing (text holding any CRLF is taken as it is).  sign --json prints {"fields": [...]}, the fields to
- * put on top, instead of the signed message.  Every subcommand accepts
- * --resolver (only verify uses DNS).  --key and --selector may be given several times to
- * sign with several keys (e.g. RSA and Ed25519) in one run.  Exit status:
+ * before parsing (text holding any CRLF is taken as it is).  sign --json
+ * prints {"fields": [...]}, the fields to put on top, instead of the
+ * signed message.  Every subcommand accepts --resolver (only verify uses
+ * DNS).  --key and --selector may be given several times to sign with
+ * several keys (e.g. RSA and Ed25519) in one run.  Exit status:
  * 0 when the command could do its job (whatever the verdicts), 1 on a
  * usage or input error, with a message naming the problem.
  */
@@ -337,8 +338,8 @@ cmd_verify(int argc, char **argv)
 		else if (strcmp(a, "--resolver") == 0 && i + 1 < argc)
 			resolver = argv[++i];
 		else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
-			if (!parse_ll(argv[++i], &timeout_ms) || timeout_ms < 1 ||
-			    timeout_ms > 600000) {
+			if (!parse_ll(argv[++i], &timeout_ms) ||
+			    timeout_ms < 1 || timeout_ms > 600000) {
 				rc = usage_error("--timeout wants milliseconds "
 				    "(1 to 600000): %s", argv[i]);
 				goto out;
@@ -445,8 +446,8 @@ cmd_sign(int argc, char **argv)
 
 			if (canon_mode_parse(&o.hcanon, c, slash ?
 			    (size_t)(slash - c) : strlen(c)) < 0 ||
-			    canon_mode_parse(&o.bcanon, slash ? slash + 1 : "simple",
-			    slash ? strlen(slash + 1) : 6) < 0) {
+			    canon_mode_parse(&o.bcanon, slash ? slash + 1 :
+			    "simple", slash ? strlen(slash + 1) : 6) < 0) {
 				rc = usage_error("--canonicalization wants "
 				    "simple|relaxed[/simple|relaxed]: %s", c);
 				goto out;
@@ -468,7 +469,7 @@ cmd_sign(int argc, char **argv)
 		else if (strcmp(a, "--json") == 0)
 			json = true;
 		else if (strcmp(a, "--resolver") == 0 && has)
-			i++;	/* signing needs no DNS; accepted for symmetry */
+			i++;	/* signing needs no DNS */
 		else if (a[0] == '-' && a[1] != '\0') {
 			rc = usage_error("sign: unknown option or missing "
 			    "value: %s", a);
@@ -624,7 +625,7 @@ cmd_keygen(int argc, char **argv)
 		else if (strcmp(a, "--json") == 0)
 			json = true;
 		else if (strcmp(a, "--resolver") == 0 && has)
-			i++;	/* keygen needs no DNS; accepted for symmetry */
+			i++;	/* keygen needs no DNS */
 		else if (strcmp(a, "--algorithm") == 0 && has) {
 			alg = dkim_alg_parse(argv[i + 1], strlen(argv[i + 1]));
 			i++;
@@ -780,8 +781,8 @@ bench_one(enum dkim_alg alg, double secs, bool json, bool first)
 	} while (mono_now() - t0 < secs && nverify < BENCH_MAX_OPS);
 	verify_rate = (double)nverify / (mono_now() - t0);
 	if (pass != nverify) {
-		fprintf(stderr, "smtpsctl dkim: bench: %zu of %zu verifications "
-		    "failed\n", nverify - pass, nverify);
+		fprintf(stderr, "smtpsctl dkim: bench: %zu of %zu "
+		    "verifications failed\n", nverify - pass, nverify);
 		goto out;
 	}
 	if (json)

@@ -473,8 +473,14 @@ tcp_info(struct received *r, const char *p, size_t n)
 	if (i > s && memchr(p + s, '=', i - s) == NULL &&
 	    memchr(p + s, '[', i - s) == NULL &&
 	    !valid_ip(p + s, i - s, ip, sizeof(ip)) &&
-	    !ieq(p + s, i - s, "unknown"))
+	    !ieq(p + s, i - s, "unknown")) {
+		/* sendmail writes the ident user first: user@host */
+		const char *at = memchr(p + s, '@', i - s);
+
+		if (at != NULL)
+			s = (size_t)(at + 1 - p);
 		set_once(&r->from_rdns, p + s, i - s);
+	}
 }
 
 /* ---- protocol ---- */
@@ -758,6 +764,11 @@ received_parse(struct received *r, const char *value, size_t n)
 	    sizeof(ip)))
 		set_once(&r->from_ip, ip, strlen(ip));
 	by_proto = classify(r);
+	/* RFC 5321 4.4 requires "from" of an SMTP relay: a field without
+	   it and without a protocol records a local submission (Postfix
+	   pickup, sendmail's "(from user@localhost)") */
+	if (r->from == NULL && r->protocol == NULL && r->by != NULL)
+		r->kind = RECEIVED_KIND_LOCAL;
 	if (evidence || by_proto == RECEIVED_TLS_YES)
 		r->tls = RECEIVED_TLS_YES;
 	else

@@ -24,7 +24,7 @@ usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: smtpsctl [--resolver ADDRESS[@PORT]] COMMAND ...\n");
+	fprintf(f, "usage: smtpsctl COMMAND [--resolver ADDRESS[@PORT]] ...\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  smtpsctl %s\n", commands[i].usage);
 }

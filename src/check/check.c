@@ -651,7 +651,8 @@ check_dmarc(struct run *u)
 	    "(strict)" : "r (relaxed)", rec->aspf == DMARC_ALIGN_STRICT ?
 	    "s (strict)" : "r (relaxed)");
 	if (rec->nrua == 0)
-		check_report_add(rep, "dmarc", CHECK_WARN, "add rua=mailto:"
+		check_report_add(rep, "dmarc", u->null_mx ? CHECK_INFO :
+		    CHECK_WARN, "add rua=mailto:"
 		    "... to learn who sends as the domain", "no rua=: no "
 		    "aggregate reports");
 	check_report_uris(u, rec->rua, rec->nrua, "rua", v->policy_domain);

@@ -4,11 +4,12 @@
  *	smtpsctl check [--json] [--selector S]... [--port N]
  *	    [--submission HOST] [--submission-ports IMPLICIT,STARTTLS]
  *	    [--mta-sts-port N] [--resolver ADDRESS[@PORT]] [--ca-file FILE]
- *	    [--timeout SECS] DOMAIN
+ *	    [--timeout SECS] [--trust-anchor RR] DOMAIN
  *
  * Prints the findings of check/check.h worst first, as a table or as
  * JSON.  The resolver is --resolver, else $SMTPSD_RESOLVER, else the
- * system's.  Exit status: 0 every finding passes, 1 a warning, 2 a
+ * system's.  --trust-anchor (a DS or DNSKEY record as zone-file text)
+ * makes the resolver validate DNSSEC under that zone, for DANE.  Exit status: 0 every finding passes, 1 a warning, 2 a
  * failure, 3 something could not be evaluated (and for usage errors, so
  * that a script never mistakes a typo for a verdict).
  */
@@ -28,6 +29,7 @@
 struct check_cli {
 	struct check_opts o;
 	const char *resolver;
+	const char *trust_anchor;
 	bool json;
 };
 
@@ -41,7 +43,7 @@ usage(const char *problem)
 	    "[--port N] [--submission HOST]\n"
 	    "       [--submission-ports IMPLICIT,STARTTLS] [--mta-sts-port N]"
 	    "\n       [--resolver ADDRESS[@PORT]] [--ca-file FILE] "
-	    "[--timeout SECS] DOMAIN\n");
+	    "[--timeout SECS] [--trust-anchor RR] DOMAIN\n");
 	return CHECK_USAGE_EXIT;
 }
 
@@ -96,7 +98,7 @@ parse_args(struct check_cli *c, int argc, char **argv)
 {
 	static const char *const with_value[] = { "--selector", "--port",
 	    "--submission", "--submission-ports", "--mta-sts-port",
-	    "--resolver", "--ca-file", "--timeout" };
+	    "--resolver", "--ca-file", "--timeout", "--trust-anchor" };
 	char *domain = NULL;
 	int i;
 	size_t k;
@@ -167,6 +169,8 @@ parse_args(struct check_cli *c, int argc, char **argv)
 			c->o.submission_port = (int)pb;
 		} else if (strcmp(o, "--resolver") == 0) {
 			c->resolver = v;
+		} else if (strcmp(o, "--trust-anchor") == 0) {
+			c->trust_anchor = v;
 		} else if (strcmp(o, "--ca-file") == 0) {
 			c->o.ca_file = v;
 		} else if (strcmp(o, "--timeout") == 0) {
@@ -214,6 +218,14 @@ cmd_check(int argc, char **argv)
 		fprintf(stderr, "smtpsctl check: %s\n", err ? err :
 		    "cannot start the resolver");
 		free(err);
+		return CHECK_USAGE_EXIT;
+	}
+	if (c.trust_anchor != NULL &&
+	    dns_resolver_add_trust_anchor(r, c.trust_anchor, &err) != 0) {
+		fprintf(stderr, "smtpsctl check: --trust-anchor: %s\n",
+		    err ? err : "refused");
+		free(err);
+		dns_resolver_free(r);
 		return CHECK_USAGE_EXIT;
 	}
 	dns_set_timeout(r, c.o.timeout_ms);

@@ -360,6 +360,10 @@ def test_sigterm_stops_cleanly(daemons):
     finally:
         c.close()
     rc = d.proc.wait(h.slow(15))
+    log = d.config.log()
+    i = log.find(h.LEAK_MARK)
+    assert i < 0, "leaks at exit after SIGTERM:\n" + log[i:i + 3000].decode(
+        "utf-8", "replace")
     assert rc == 0, "exit status %d after SIGTERM\n%s" % (rc, d.log_tail())
     assert h.wait_until(lambda: not any(h.pid_alive(p) for p in pids),
                         h.slow(10)), "processes left after SIGTERM"

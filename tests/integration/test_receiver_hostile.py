@@ -778,6 +778,32 @@ def test_from_header_spoofing_is_refused(srv, pki, user, sender, frm):
     assert_nothing_extra(srv, snap)
 
 
+def test_spoofing_is_refused_on_port_587_after_starttls(srv, pki):
+    """The same rules on the submission (STARTTLS) role."""
+    snap = Snapshot(srv.config)
+    tok = h.token()
+    c = h.Conn(srv.config.port("submission"), timeout=h.slow(10))
+    try:
+        c.greeting()
+        c.ehlo()
+        c.starttls(pki.client_context())
+        c.ehlo()
+        code, text = c.auth_plain("demo@example.test", PASSWORD)
+        assert code == 235, (code, text)
+        code, text = c.cmd("MAIL FROM:<ceo@other.test>")
+        assert code == 553 and text[0].startswith("5.7.1"), (code, text)
+        c.expect("MAIL FROM:<demo@example.test>", 250)
+        c.expect("RCPT TO:<demo@example.test>", 250)
+        c.expect("DATA", 354)
+        c.send(h.simple_message(tok, frm="CEO <ceo@other.test>") +
+               "\r\n.\r\n")
+        code, text = c.reply()
+        assert code == 553 and text[0].startswith("5.7.1"), (code, text)
+    finally:
+        c.close()
+    assert_nothing_extra(srv, snap)
+
+
 @pytest.mark.parametrize("user,sender,frm", [
     ("demo@example.test", "demo@example.test", "Demo <demo@example.test>"),
     ("alice", "bob@example.test", "Bob <bob@example.test>"),

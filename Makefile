@@ -82,6 +82,8 @@ test: tests
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@sh bench/run.sh
+	@if [ -f bench/mailauth.sh ]; then sh bench/mailauth.sh; fi
+	@if [ -f bench/inbound.sh ]; then sh bench/inbound.sh; fi
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 fuzz:

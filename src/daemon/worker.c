@@ -8,8 +8,17 @@
  * RCPT by the policy below, AUTH and the spool commit by the helper
  * thread, STARTTLS by a handshake on the same socket.
  *
+ * On the mx role every message is checked (issue 4, docs/INBOUND.md):
+ * SPF starts when MAIL is accepted, DKIM and DMARC when the data is in,
+ * all on the worker's one asynchronous resolver (mailauth/inbound.h),
+ * whose descriptor and deadline timer sit on this loop, so a session
+ * waiting for DNS costs nothing.  The verdict decides the end-of-data
+ * reply (550 for a DMARC reject, Junk for quarantine) and adds the
+ * Authentication-Results and Received-SPF fields below our Received.
+ *
  * The helper thread does the blocking work: it hashes passwords and makes
- * committed messages durable.  Commits that queue up while it is busy are
+ * committed messages durable, and afterwards records DMARC evaluations in
+ * SPOOL/dmarc.sqlite (queue/dmarcdb.h), after the 250s of its batch.  Commits that queue up while it is busy are
  * synced together and published with one directory fsync (group commit);
  * the 250 is sent only after spool_publish() succeeded for that message.
  */
@@ -34,7 +43,13 @@
 #include <openssl/err.h>
 
 #include "deliver/maildir.h"
+#include <sys/random.h>
+
+#include "dns/dns.h"
+#include "mailauth/authres.h"
+#include "mailauth/inbound.h"
 #include "msg/from.h"
+#include "queue/dmarcdb.h"
 #include "smtp/received.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -49,7 +64,7 @@
 
 struct session;
 
-enum job_type { JOB_COMMIT, JOB_AUTH };
+enum job_type { JOB_COMMIT, JOB_AUTH, JOB_DMARC };
 
 struct job {
 	enum job_type type;
@@ -62,6 +77,8 @@ struct job {
 	char *user;
 	char *pass;
 	bool ok;
+	/* JOB_DMARC */
+	struct dmarcdb_record *rec;
 };
 
 /* S_DEAD: closed, waiting for the reaper to free it, so that callers up
@@ -95,6 +112,9 @@ struct session {
 	size_t data_bytes;
 	unsigned auth_failures;
 	bool counted;		/* holds an iplimit count */
+	struct inbound *ib;	/* this transaction's checks, or NULL */
+	bool checks_sync;	/* inside inbound_message() */
+	bool checks_done;	/* its callback came */
 };
 
 struct worker {
@@ -117,6 +137,13 @@ struct worker {
 	struct job *done;
 	bool stop;
 	int efd;
+	struct dmarcdb *db;	/* the helper thread's handle */
+	bool db_failed;
+
+	/* inbound checks (NULL resolver: off) */
+	struct dns_resolver *r;
+	struct event *dns_ev, *dns_timer;
+	struct pubsuffix *psl;
 };
 
 static void session_process(struct session *s);
@@ -138,7 +165,38 @@ job_free(struct job *j)
 		free(j->pass);
 	}
 	free(j->user);
+	dmarcdb_record_free(j->rec);
 	free(j);
+}
+
+/* record_dmarc - the helper thread stores a batch of evaluations */
+static void
+record_dmarc(struct worker *w, struct job *list)
+{
+	struct dmarcdb_record *recs[256];
+	struct job *j, *next;
+	size_t n = 0;
+
+	if (w->db == NULL && !w->db_failed) {
+		char *path = xasprintf("%s/dmarc.sqlite", w->d->cfg->spool_dir);
+
+		if (dmarcdb_open(&w->db, path) < 0)
+			w->db_failed = true;
+		free(path);
+	}
+	for (j = list; j != NULL; j = next) {
+		next = j->next;
+		recs[n++] = j->rec;
+		if (n == sizeof(recs) / sizeof(recs[0]) || next == NULL) {
+			if (w->db != NULL)
+				(void)dmarcdb_insert(w->db, recs, n);
+			n = 0;
+		}
+	}
+	for (j = list; j != NULL; j = next) {
+		next = j->next;
+		job_free(j);
+	}
 }
 
 /* commit_batch - make a batch durable: every file gets its own
@@ -162,7 +220,7 @@ helper_run(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
 		struct spool_entry *commits[256];
-		struct job *batch, *j, *last = NULL;
+		struct job *batch, *j, *last = NULL, *dmarc;
 		size_t n = 0;
 		uint64_t one = 1;
 
@@ -177,6 +235,25 @@ helper_run(void *arg)
 		w->todo = w->todo_tail = NULL;
 		pthread_mutex_unlock(&w->lock);
 
+		/* DMARC records wait until the batch's replies are out. */
+		{
+			struct job **pp = &batch, *dtail = NULL;
+
+			dmarc = NULL;
+			while ((j = *pp) != NULL) {
+				if (j->type != JOB_DMARC) {
+					pp = &j->next;
+					continue;
+				}
+				*pp = j->next;
+				j->next = NULL;
+				if (dtail)
+					dtail->next = j;
+				else
+					dmarc = j;
+				dtail = j;
+			}
+		}
 		for (j = batch; j != NULL; j = j->next) {
 			last = j;
 			if (j->type == JOB_AUTH) {
@@ -197,13 +274,20 @@ helper_run(void *arg)
 			if (j->type == JOB_COMMIT)
 				j->result = j->entry.error;
 
-		pthread_mutex_lock(&w->lock);
-		last->next = w->done;
-		w->done = batch;
-		pthread_mutex_unlock(&w->lock);
-		if (write(w->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			log_err(NULL, "worker eventfd write: %m");
+		if (last != NULL) {
+			pthread_mutex_lock(&w->lock);
+			last->next = w->done;
+			w->done = batch;
+			pthread_mutex_unlock(&w->lock);
+			if (write(w->efd, &one, sizeof(one)) < 0 &&
+			    errno != EAGAIN)
+				log_err(NULL, "worker eventfd write: %m");
+		}
+		if (dmarc != NULL)
+			record_dmarc(w, dmarc);
 	}
+	dmarcdb_close(w->db);
+	w->db = NULL;
 	return NULL;
 }
 
@@ -335,6 +419,91 @@ jobs_ready(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---------------------------------------------------------------- */
+/* DNS on the event loop                                              */
+
+/* dns_rearm - the timer follows the resolver's earliest deadline */
+static void
+dns_rearm(struct worker *w)
+{
+	int ms;
+
+	if (w->r == NULL)
+		return;
+	ms = dns_resolver_timeout_ms(w->r);
+	if (ms < 0) {
+		evtimer_del(w->dns_timer);
+	} else {
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+		evtimer_add(w->dns_timer, &tv);
+	}
+}
+
+/* on_dns - answers are readable, or a deadline passed: deliver them
+   (their callbacks may start queries, end checks and reply) */
+static void
+on_dns(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	dns_resolver_process(w->r);
+	dns_rearm(w);
+}
+
+/* dns_start - the worker's resolver on its loop; checks stay off (and
+   are logged so) when it cannot be made */
+static void
+dns_start(struct worker *w)
+{
+	const struct config *cfg = w->d->cfg;
+	char *err = NULL;
+	int ms, fd;
+
+	if (!cfg->inbound_checks)
+		return;
+	if (dns_resolver_new(&w->r, cfg->resolver, &err) != 0) {
+		log_err(NULL, "inbound checks off: resolver %s: %s",
+		    cfg->resolver ? cfg->resolver : "(system)",
+		    err ? err : "cannot start");
+		free(err);
+		w->r = NULL;
+		return;
+	}
+	/* One query may take the shortest check's whole budget. */
+	ms = cfg->check_timeout_spf;
+	if (cfg->check_timeout_dkim < ms)
+		ms = cfg->check_timeout_dkim;
+	if (cfg->check_timeout_dmarc < ms)
+		ms = cfg->check_timeout_dmarc;
+	dns_set_timeout(w->r, ms * 1000);
+	fd = dns_resolver_fd(w->r);
+	if (fd >= 0) {
+		w->dns_ev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_dns,
+		    w);
+		event_add(w->dns_ev, NULL);
+	}
+	w->dns_timer = evtimer_new(w->base, on_dns, w);
+	if (cfg->dmarc_discovery_psl && pubsuffix_load_system(&w->psl) < 0) {
+		log_err(NULL, "dmarc-discovery psl: no public suffix list, "
+		    "using the tree walk");
+		w->psl = NULL;
+	}
+}
+
+/* dns_stop - free the resolver (no callback runs afterwards) */
+static void
+dns_stop(struct worker *w)
+{
+	if (w->dns_ev)
+		event_free(w->dns_ev);
+	if (w->dns_timer)
+		event_free(w->dns_timer);
+	dns_resolver_free(w->r);
+	pubsuffix_free(w->psl);
+	w->r = NULL;
+}
+
+/* ---------------------------------------------------------------- */
 /* Policy: what MAIL, RCPT and the committed message may be           */
 
 static const char *
@@ -343,6 +512,48 @@ addr_domain(const char *addr)
 	const char *at = strrchr(addr, '@');
 
 	return at ? at + 1 : NULL;
+}
+
+/* checks_start - a new transaction on the mx role: SPF starts now, while
+   the client sends RCPT and DATA (authenticated submission is not
+   checked: the sender is known) */
+static void
+checks_start(struct session *s, const char *addr)
+{
+	struct worker *w = s->w;
+	const struct config *cfg = w->d->cfg;
+	struct inbound_params p;
+	struct smtp_envelope env;
+	unsigned draw;
+
+	inbound_free(s->ib);
+	s->ib = NULL;
+	s->checks_done = false;
+	if (w->r == NULL || s->l->role != SMTP_ROLE_MX || s->auth_user)
+		return;
+	smtp_server_envelope(s->sm, &env);
+	if (getrandom(&draw, sizeof(draw), 0) != sizeof(draw))
+		draw = (unsigned)random();
+	memset(&p, 0, sizeof(p));
+	p.ip = s->ip;
+	p.helo = env.helo ? env.helo : "";
+	p.mail_from = addr;
+	p.authserv_id = config_authserv_id(cfg);
+	p.now = (long long)time(NULL);
+	p.sample = draw % 100;
+	p.discovery = w->psl ? DMARC_DISCOVERY_PSL : DMARC_DISCOVERY_TREEWALK;
+	p.psl = w->psl;
+	p.spf_budget_ms = cfg->check_timeout_spf * 1000;
+	p.dkim_budget_ms = cfg->check_timeout_dkim * 1000;
+	p.dmarc_budget_ms = cfg->check_timeout_dmarc * 1000;
+	if (inbound_new(&s->ib, &p) != 0) {
+		log_warn(s->id, "inbound checks skipped: bad client address "
+		    "ip=%s", s->ip);
+		s->ib = NULL;
+		return;
+	}
+	inbound_start_spf(s->ib, w->r);
+	dns_rearm(w);
 }
 
 /* policy_mail - may this session use this envelope sender? */
@@ -358,6 +569,7 @@ policy_mail(struct session *s, const char *addr)
 		return;
 	}
 	smtp_server_verdict(s->sm, 250, "2.1.0", "Ok");
+	checks_start(s, addr);
 }
 
 /* policy_rcpt - local mailboxes for all; other domains only for
@@ -414,19 +626,304 @@ header_section_len(const char *msg, size_t len)
 	return p ? (size_t)(p - msg) + 2 : len;
 }
 
-/* policy_commit - check the message, write it to the spool, hand the
-   sync to the helper thread */
+/* What the checks made of a message. */
+enum verdict_action { V_ACCEPT, V_JUNK, V_REJECT, V_DEFER };
+
+struct verdict {
+	enum verdict_action action;
+	const char *override;	/* policy.override=, or NULL */
+	int code;		/* reply for V_REJECT and V_DEFER */
+	const char *status;
+	char text[320];
+};
+
+/* any_rcpt_opted_out - a recipient domain asked for no DMARC enforcement */
+static bool
+any_rcpt_opted_out(const struct config *cfg, const struct smtp_envelope *env)
+{
+	size_t i;
+
+	for (i = 0; i < env->nrcpts; i++) {
+		const char *dom = addr_domain(env->rcpts[i]);
+
+		if (dom != NULL && config_dmarc_opted_out(cfg, dom))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * decide - the local policy over the verdicts (docs/INBOUND.md): a DMARC
+ * failure whose disposition is reject or quarantine is enforced unless
+ * enforcement is off, the client is a trusted forwarder or a recipient
+ * domain opted out (then policy.override says why); SPF fail alone is
+ * refused only for domains without DMARC and only when configured; a
+ * temporary error is never a 5xx, and a 4xx only when configured.
+ */
+static void
+decide(struct session *s, const struct smtp_envelope *env, struct verdict *v)
+{
+	const struct config *cfg = s->w->d->cfg;
+	const struct dmarc_verdict *d = inbound_dmarc(s->ib);
+	const struct spf *spf = inbound_spf(s->ib);
+	enum spf_result sr = spf_result(spf);
+	bool trusted = config_is_trusted_forwarder(cfg, s->addr, s->addrlen);
+	bool opted_out = any_rcpt_opted_out(cfg, env);
+	const char *exempt = !cfg->dmarc_enforce ? "local_policy" :
+	    trusted ? "trusted_forwarder" : opted_out ? "local_policy" : NULL;
+
+	memset(v, 0, sizeof(*v));
+	v->action = V_ACCEPT;
+	if (d->result == DMARC_RESULT_FAIL &&
+	    (d->disposition == DMARC_POLICY_REJECT ||
+	    d->disposition == DMARC_POLICY_QUARANTINE)) {
+		if (exempt != NULL) {
+			v->override = exempt;
+			return;
+		}
+		if (d->disposition == DMARC_POLICY_QUARANTINE) {
+			v->action = V_JUNK;
+			return;
+		}
+		v->action = V_REJECT;
+		v->code = 550;
+		v->status = "5.7.1";
+		snprintf(v->text, sizeof(v->text), "Message rejected: DMARC "
+		    "policy of %s is reject and the message failed it",
+		    d->from_domain);
+		return;
+	}
+	if (d->result == DMARC_RESULT_NONE && sr == SPF_FAIL &&
+	    cfg->spf_reject_without_dmarc && !trusted && !opted_out) {
+		/* RFC 7372 3.2: X.7.23 SPF validation failed */
+		v->action = V_REJECT;
+		v->code = 550;
+		v->status = "5.7.23";
+		snprintf(v->text, sizeof(v->text), "SPF check failed for %s "
+		    "from %s", spf_domain(spf) ? spf_domain(spf) : "the sender",
+		    s->ip);
+		return;
+	}
+	if (cfg->temperror_defer && !trusted) {
+		if (d->result == DMARC_RESULT_TEMPERROR) {
+			v->action = V_DEFER;
+			v->code = 451;
+			v->status = "4.7.5";
+			snprintf(v->text, sizeof(v->text), "DMARC policy of "
+			    "%s could not be checked, try again later",
+			    d->from_domain);
+		} else if (sr == SPF_TEMPERROR &&
+		    d->result != DMARC_RESULT_PASS) {
+			/* RFC 7372 3.2: X.7.24 SPF validation error */
+			v->action = V_DEFER;
+			v->code = 451;
+			v->status = "4.7.24";
+			snprintf(v->text, sizeof(v->text), "SPF check of %s "
+			    "failed temporarily, try again later",
+			    spf_domain(spf) ? spf_domain(spf) : "the sender");
+		}
+	}
+}
+
+/* dup_or_null - xstrdup of s, or NULL */
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+/* record_submit - hand the evaluation to the helper thread, which stores
+   it after the replies of its batch */
+static void
+record_submit(struct session *s, const struct smtp_envelope *env,
+    const struct verdict *v, const char *qid)
+{
+	static const char *const actions[] = { "accepted", "junk",
+	    "rejected", "deferred" };
+	static const char *const dispositions[] = { "none", "quarantine",
+	    "reject", "none" };
+	const struct dmarc_verdict *d = inbound_dmarc(s->ib);
+	const struct spf *spf = inbound_spf(s->ib);
+	const struct dkim_verify *dk = inbound_dkim(s->ib);
+	struct dmarcdb_record *r = xcalloc(1, sizeof(*r));
+	struct job *j;
+	size_t i, n = dk ? dkim_verify_nsigs(dk) : 0;
+
+	r->time = (int64_t)time(NULL);
+	r->queue_id = dup_or_null(qid);
+	r->source_ip = dup_or_null(s->ip);
+	r->helo = dup_or_null(env->helo);
+	r->envelope_from = dup_or_null(env->mail_from);
+	r->header_from = d->from_domain && *d->from_domain ?
+	    xstrdup(d->from_domain) : NULL;
+	r->policy_domain = d->policy_domain && *d->policy_domain ?
+	    xstrdup(d->policy_domain) : NULL;
+	r->spf_domain = dup_or_null(spf_domain(spf));
+	r->spf_result = dup_or_null(spf_result_str(spf_result(spf)));
+	r->spf_aligned = d->spf_aligned;
+	r->dkim_aligned = d->dkim_aligned;
+	r->dmarc_result = dup_or_null(dmarc_result_str(d->result));
+	r->policy = d->has_record ? dup_or_null(dmarc_policy_str(d->policy)) : NULL;
+	r->disposition = dup_or_null(dispositions[v->action]);
+	r->override = dup_or_null(v->override);
+	r->action = dup_or_null(actions[v->action]);
+	r->dkim = xcalloc(n + 1, sizeof(*r->dkim));
+	for (i = 0; i < n; i++) {
+		const struct dkim_sig_result *sr = dkim_verify_sig(dk, i);
+
+		r->dkim[i].domain = dup_or_null(sr->domain);
+		r->dkim[i].selector = dup_or_null(sr->selector);
+		r->dkim[i].result = dup_or_null(dkim_result_str(sr->result));
+	}
+	r->ndkim = n;
+	j = xcalloc(1, sizeof(*j));
+	j->type = JOB_DMARC;
+	j->rec = r;
+	job_submit(s->w, j);
+}
+
+/* commit_message - the checks (if any) are done: apply the policy, write
+   the message with our fields to the spool, hand the sync to the helper
+   thread */
+static void
+commit_message(struct session *s)
+{
+	struct worker *w = s->w;
+	struct smtp_envelope env;
+	struct spool_envelope se;
+	struct verdict v;
+	struct buf rcv, ar, body;
+	struct job *j;
+	const void *parts[3];
+	size_t lens[3], nparts = 0, stripped = 0;
+	char qid[32];
+	int r;
+
+	smtp_server_envelope(s->sm, &env);
+	memset(&v, 0, sizeof(v));
+	if (s->ib != NULL) {
+		const struct dmarc_verdict *d = inbound_dmarc(s->ib);
+
+		decide(s, &env, &v);
+		log_info(s->id, "checks spf=%s dkim=%zu dmarc=%s from=%s "
+		    "policy=%s action=%s%s%s", spf_result_str(spf_result(
+		    inbound_spf(s->ib))), dkim_verify_nsigs(inbound_dkim(
+		    s->ib)), dmarc_result_str(d->result), *d->from_domain ?
+		    d->from_domain : "-", d->has_record ?
+		    dmarc_policy_str(d->policy) : "-", v.action == V_ACCEPT ?
+		    "accept" : v.action == V_JUNK ? "junk" :
+		    v.action == V_REJECT ? "reject" : "defer",
+		    v.override ? " override=" : "", v.override ? v.override :
+		    "");
+		if (v.action == V_REJECT || v.action == V_DEFER) {
+			record_submit(s, &env, &v, NULL);
+			inbound_free(s->ib);
+			s->ib = NULL;
+			smtp_server_verdict(s->sm, v.code, v.status, v.text);
+			return;
+		}
+	}
+
+	spool_new_id(w->d->spool, qid);
+	buf_init(&rcv, 4096);
+	buf_init(&ar, 65536);
+	buf_init(&body, env.msg_len + 1);
+	if (smtp_received_header(&rcv, &env, s->ip, NULL, w->d->cfg->hostname,
+	    qid, time(NULL)) < 0)
+		goto local_error;
+	if (s->ib != NULL) {
+		/* RFC 8601 5: nobody else may speak for our authserv-id. */
+		if (inbound_authres(s->ib, v.override, &ar) < 0 ||
+		    inbound_received_spf(s->ib, &ar) < 0 ||
+		    inbound_strip_authres(env.msg, env.msg_len,
+		    config_authserv_id(w->d->cfg), &body, &stripped) < 0)
+			goto local_error;
+		if (stripped)
+			log_info(s->id, "removed %zu Authentication-Results "
+			    "claiming our authserv-id", stripped);
+	}
+	memset(&se, 0, sizeof(se));
+	se.mail_from = (char *)env.mail_from;
+	se.rcpts = (char **)env.rcpts;
+	se.nrcpts = env.nrcpts;
+	se.helo = (char *)(env.helo ? env.helo : "");
+	se.client_ip = s->ip;
+	se.auth_user = (char *)env.auth_user;
+	se.protocol = (char *)env.protocol;
+	se.smtputf8 = env.smtputf8;
+	se.body_8bit = env.body_8bit;
+	se.arrival = time(NULL);
+	se.quarantine = v.action == V_JUNK;
+	parts[nparts] = buf_data(&rcv);
+	lens[nparts++] = buf_size(&rcv);
+	if (s->ib != NULL) {
+		parts[nparts] = buf_data(&ar);
+		lens[nparts++] = buf_size(&ar);
+		parts[nparts] = buf_data(&body);
+		lens[nparts++] = buf_size(&body);
+	} else {
+		parts[nparts] = env.msg;
+		lens[nparts++] = env.msg_len;
+	}
+
+	j = xcalloc(1, sizeof(*j));
+	j->type = JOB_COMMIT;
+	/* The id was chosen for the Received header: keep it for the file. */
+	r = spool_write_named(w->d->spool, qid, &se, parts, lens, nparts,
+	    &j->entry);
+	buf_fini(&rcv);
+	buf_fini(&ar);
+	buf_fini(&body);
+	if (r < 0) {
+		log_err(s->id, "spool write failed: %s", err_str(r));
+		free(j);
+		inbound_free(s->ib);
+		s->ib = NULL;
+		smtp_server_verdict(s->sm, 452, "4.3.1",
+		    r == E_NOSPACE ? "Insufficient system storage" :
+		    "Local error in processing, try again later");
+		return;
+	}
+	j->sess = s;
+	s->job = j;
+	s->waiting = true;
+	job_submit(w, j);
+	if (s->ib != NULL) {
+		record_submit(s, &env, &v, qid);
+		inbound_free(s->ib);
+		s->ib = NULL;
+	}
+	return;
+local_error:
+	buf_fini(&rcv);
+	buf_fini(&ar);
+	buf_fini(&body);
+	inbound_free(s->ib);
+	s->ib = NULL;
+	smtp_server_verdict(s->sm, 451, "4.3.0", "Local error in processing");
+}
+
+/* checks_done_cb - the verdicts are in: finish the end of data */
+static void
+checks_done_cb(void *arg, struct inbound *ib)
+{
+	struct session *s = arg;
+
+	s->checks_done = true;
+	if (s->checks_sync)
+		return;		/* policy_commit goes on by itself */
+	s->waiting = false;
+	commit_message(s);
+	session_process(s);
+}
+
+/* policy_commit - check the message; the checks' callback (or this
+   function, when they need no DNS) commits it */
 static void
 policy_commit(struct session *s)
 {
 	struct worker *w = s->w;
 	struct smtp_envelope env;
-	struct spool_envelope se;
-	struct buf rcv;
-	struct job *j;
-	const void *parts[2];
-	size_t lens[2];
-	char qid[32];
 	int r;
 
 	smtp_server_envelope(s->sm, &env);
@@ -452,50 +949,18 @@ policy_commit(struct session *s)
 		}
 		free(from);
 	}
-
-	spool_new_id(w->d->spool, qid);
-	buf_init(&rcv, 4096);
-	if (smtp_received_header(&rcv, &env, s->ip, NULL, w->d->cfg->hostname,
-	    qid, time(NULL)) < 0) {
-		buf_fini(&rcv);
-		smtp_server_verdict(s->sm, 451, "4.3.0",
-		    "Local error in processing");
-		return;
+	if (s->ib != NULL && !s->checks_done) {
+		s->waiting = true;
+		s->checks_sync = true;
+		inbound_message(s->ib, w->r, env.msg, env.msg_len,
+		    checks_done_cb, s);
+		s->checks_sync = false;
+		dns_rearm(w);
+		if (!s->checks_done)
+			return;		/* checks_done_cb continues */
+		s->waiting = false;
 	}
-	memset(&se, 0, sizeof(se));
-	se.mail_from = (char *)env.mail_from;
-	se.rcpts = (char **)env.rcpts;
-	se.nrcpts = env.nrcpts;
-	se.helo = (char *)(env.helo ? env.helo : "");
-	se.client_ip = s->ip;
-	se.auth_user = (char *)env.auth_user;
-	se.protocol = (char *)env.protocol;
-	se.smtputf8 = env.smtputf8;
-	se.body_8bit = env.body_8bit;
-	se.arrival = time(NULL);
-	parts[0] = buf_data(&rcv);
-	lens[0] = buf_size(&rcv);
-	parts[1] = env.msg;
-	lens[1] = env.msg_len;
-
-	j = xcalloc(1, sizeof(*j));
-	j->type = JOB_COMMIT;
-	/* The id was chosen for the Received header: keep it for the file. */
-	r = spool_write_named(w->d->spool, qid, &se, parts, lens, 2,
-	    &j->entry);
-	buf_fini(&rcv);
-	if (r < 0) {
-		log_err(s->id, "spool write failed: %s", err_str(r));
-		free(j);
-		smtp_server_verdict(s->sm, 452, "4.3.1",
-		    r == E_NOSPACE ? "Insufficient system storage" :
-		    "Local error in processing, try again later");
-		return;
-	}
-	j->sess = s;
-	s->job = j;
-	s->waiting = true;
-	job_submit(w, j);
+	commit_message(s);
 }
 
 /* ---------------------------------------------------------------- */
@@ -913,6 +1378,9 @@ session_close(struct session *s)
 		s->job->sess = NULL;
 		s->job = NULL;
 	}
+	/* Queries still out answer into the orphaned checks, never here. */
+	inbound_free(s->ib);
+	s->ib = NULL;
 	if (s->ssl) {
 		SSL_set_quiet_shutdown(s->ssl, 1);
 		SSL_free(s->ssl);
@@ -1181,6 +1649,7 @@ worker_main(struct daemon_ctx *d)
 	w->sigusr1 = evsignal_new(w->base, SIGUSR1, on_sigusr1, w);
 	w->drain_timer = evtimer_new(w->base, on_drain_timeout, w);
 	w->reaper = event_new(w->base, -1, 0, reap, w);
+	dns_start(w);
 	event_add(w->sigterm, NULL);
 	event_add(w->sigint, NULL);
 	event_add(w->sigusr1, NULL);
@@ -1196,6 +1665,7 @@ worker_main(struct daemon_ctx *d)
 	while (w->sessions)
 		session_close(w->sessions);
 	reap(-1, 0, w);
+	dns_stop(w);
 	event_free(w->reaper);
 	for (i = 0; i < d->nlisteners; i++)
 		event_free(w->lev[i]);

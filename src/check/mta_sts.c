@@ -67,7 +67,7 @@ is_mx_pattern(const char *p, size_t n)
 		if (++label > 63)
 			return false;
 	}
-	return label > 0 || n > 1;
+	return label > 0;
 }
 
 /* parse_max_age - 1 to 10 digits, at most MTA_STS_MAX_AGE_MAX */

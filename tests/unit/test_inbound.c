@@ -66,8 +66,11 @@ message(const char *from, bool signed_)
 	buf_init(&b, 1 << 16);
 	(void)buf_printf(&b, "From: %s\r\nTo: demo@example.test\r\n"
 	    "Subject: test\r\nMessage-ID: <1@x>\r\n\r\nHello.\r\n", from);
-	if (!signed_)
-		return xstrdup(buf_cstr(&b));
+	if (!signed_) {
+		m = xstrdup(buf_cstr(&b));
+		buf_fini(&b);
+		return m;
+	}
 	dkim_sign_opts_init(&o);
 	o.domain = "pass.example";
 	o.selector = "sel";

@@ -367,7 +367,7 @@ record_terms(struct run *u, const char *rec)
 				    "neutral: unlisted hosts are not refused");
 			else
 				check_report_add(rep, "spf", CHECK_PASS, NULL,
-				    "record ends with \"%ciall\"", q == '-' ?
+				    "record ends with \"%call\"", q == '-' ?
 				    '-' : '~');
 		} else if (n >= 3 && strncasecmp(p + (p[0] == '+' ||
 		    p[0] == '-' || p[0] == '~' || p[0] == '?'), "ptr", 3) ==

@@ -27,7 +27,7 @@ sep(struct json *j)
 	}
 }
 
-/* open - start an object or array */
+/* open_ - start an object or array */
 static void
 open_(struct json *j, char c)
 {
@@ -57,24 +57,28 @@ json_init(struct json *j, struct buf *b)
 	j->b = b;
 }
 
+/* json_obj_begin - open an object */
 void
 json_obj_begin(struct json *j)
 {
 	open_(j, '{');
 }
 
+/* json_obj_end - close an object */
 void
 json_obj_end(struct json *j)
 {
 	close_(j, '}');
 }
 
+/* json_arr_begin - open an array */
 void
 json_arr_begin(struct json *j)
 {
 	open_(j, '[');
 }
 
+/* json_arr_end - close an array */
 void
 json_arr_end(struct json *j)
 {
@@ -161,6 +165,7 @@ json_key(struct json *j, const char *key)
 	j->after_key = true;
 }
 
+/* json_str - a string or null (json.h) */
 void
 json_str(struct json *j, const char *s)
 {
@@ -171,6 +176,7 @@ json_str(struct json *j, const char *s)
 	json_strn(j, s, strlen(s));
 }
 
+/* json_strn - p[0..n) as a string */
 void
 json_strn(struct json *j, const char *p, size_t n)
 {
@@ -178,6 +184,7 @@ json_strn(struct json *j, const char *p, size_t n)
 	write_string(j, p, n);
 }
 
+/* json_int - a decimal integer */
 void
 json_int(struct json *j, long long v)
 {
@@ -186,6 +193,7 @@ json_int(struct json *j, long long v)
 		j->failed = true;
 }
 
+/* json_bool - true or false */
 void
 json_bool(struct json *j, bool v)
 {
@@ -193,6 +201,7 @@ json_bool(struct json *j, bool v)
 	put(j, v ? "true" : "false", v ? 4 : 5);
 }
 
+/* json_null - null */
 void
 json_null(struct json *j)
 {
@@ -200,6 +209,7 @@ json_null(struct json *j)
 	put(j, "null", 4);
 }
 
+/* json_failed - did a write fail? */
 bool
 json_failed(const struct json *j)
 {

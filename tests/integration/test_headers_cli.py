@@ -43,8 +43,15 @@ def run(args, data=None, limit=30):
     p = subprocess.run([SMTPSCTL, "headers"] + list(args), input=data,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=h.slow(limit), env=env)
-    return (p.returncode, p.stdout.decode("utf-8", "replace"),
-            p.stderr.decode("utf-8", "replace"))
+    err = p.stderr.decode("utf-8", "replace")
+    assert_no_sanitizer(err)
+    return (p.returncode, p.stdout.decode("utf-8", "replace"), err)
+
+
+def assert_no_sanitizer(err):
+    """UBSan reports and goes on, so its text is looked for as well."""
+    assert "runtime error:" not in err, err
+    assert "Sanitizer" not in err, err
 
 
 def report(path_or_data, extra=()):
@@ -315,8 +322,7 @@ def test_ten_thousand_received_bounded_time_and_memory():
                              stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
         out, err = p.communicate(timeout=h.slow(30))
-        _, status, ru = os.wait4(p.pid, 0) if p.returncode is None else (
-            None, None, None)
+        assert_no_sanitizer(err.decode("utf-8", "replace"))
         elapsed = time.monotonic() - t0
     assert p.returncode == 0, err
     r = json.loads(out)
@@ -450,6 +456,7 @@ def ctl(args, data=None):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=h.slow(30))
     assert p.returncode == 0, p.stderr.decode()
+    assert_no_sanitizer(p.stderr.decode("utf-8", "replace"))
     return p.stdout
 
 

@@ -22,13 +22,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smtpsd_harness as h  # noqa: E402
 from dnsserver import ROOT, dropping_proxy, nsd_server  # noqa: E402
 from https_server import BIG, https_server, raw_server  # noqa: E402
+from postfix_peer import PostfixPeer  # noqa: E402
 
 BUILD = h.build_dir()
 SMTPSCTL = os.path.join(BUILD, "smtpsctl")
 ZONE = os.path.join(ROOT, "tests/zones/check-test.zone")
 MX_NAMES = ["mx.good.checktest", "mx.badsts.checktest",
             "mx.danebad.checktest", "mx.dane.checktest",
-            "submit.good.checktest", "mx.danesec", "mx.example.test",
+            "submit.good.checktest", "mx.danesec", "mx.pfx.checktest", "mx.example.test",
             "localhost"]
 STS_HOSTS = ["mta-sts.good.checktest", "mta-sts.badsts.checktest",
              "mta-sts.bigsts.checktest"]
@@ -329,6 +330,38 @@ def test_dane_validated_with_trust_anchor(env, tmp_path):
     assert find(rep, "dane", "pass", "DNSSEC-validated"), show(rep)
     assert find(rep, "tls mx.danesec", "pass",
                 "certificate matches TLSA 3 1 1"), show(rep)
+
+
+def test_postfix_mx_probed(env):
+    """A private Postfix (tests/integration/postfix_peer.py, reused as it
+    is) given an smtpd listener with STARTTLS and the test certificate."""
+    port = h.free_port()
+    peer = PostfixPeer(port, env["ca"], myhostname="mx.pfx.checktest")
+    try:
+        crt = os.path.join(peer.conf, "mx.pem")
+        key = os.path.join(peer.conf, "mx.key")
+        shutil.copy(env["mx_cert"][0], crt)
+        shutil.copy(env["mx_cert"][1], key)
+        os.chmod(crt, 0o644)
+        with open(os.path.join(peer.conf, "main.cf"), "a") as f:
+            f.write("smtpd_tls_security_level = may\n"
+                    "smtpd_tls_chain_files = %s, %s\n"
+                    "smtpd_tls_loglevel = 1\n" % (key, crt))
+        with open(os.path.join(peer.conf, "master.cf"), "a") as f:
+            f.write("127.0.0.1:%d inet n - n - - smtpd\n" % port)
+        peer.start()
+        assert h.wait_until(lambda: not h.port_is_free(port), h.slow(20)), \
+            peer.maillog()
+        rc, rep, _ = check(env, "pfx.checktest", port=port)
+    finally:
+        peer.cleanup()
+    area = "tls mx.pfx.checktest:%d" % port
+    assert find(rep, area, "pass", "STARTTLS offered"), show(rep)
+    assert find(rep, area, "pass", "TLS TLSv1."), show(rep)
+    assert find(rep, area, "pass", "chain valid"), show(rep)
+    assert find(rep, area, "pass", "names mx.pfx.checktest"), show(rep)
+    assert not [f for f in rep["findings"] if f["area"] == area and
+                f["grade"] != "pass"], show(rep)
 
 
 @pytest.mark.parametrize("args", [[], ["bad domain"], ["--port", "0", "a.b"],

@@ -1596,7 +1596,8 @@ main(int argc, char **argv)
 				delivery_timed_out = true;
 				break;
 			}
-			usleep(20 * 1000);
+			/* new/ may hold tens of thousands of files by now. */
+			usleep(50 * 1000);
 		}
 		t_delivered = now() - t_start;
 	}

@@ -275,10 +275,56 @@ def test_binary_junk_inside_received_is_a_row_not_a_crash():
     junk = bytes(range(1, 256)).replace(b"\n", b"").replace(b"\r", b"")
     msg = (b"Received: " + junk + b"\nReceived: from a (a [192.0.2.1]) by "
            b"b with ESMTPS; Mon, 15 Jan 2024 10:00:00 +0000\nFrom: x@y\n\n")
-    r = report(msg)
+    p = subprocess.run([SMTPSCTL, "headers", "--json"], input=msg,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=h.slow(30))
+    assert p.returncode == 0, p.stderr
+    # strict UTF-8 and valid JSON whatever the input bytes were
+    r = json.loads(p.stdout.decode("utf-8"))
     assert len(r["hops"]) == 2
     assert r["hops"][0]["tls"] is True
-    json.dumps(r)  # the document is valid whatever the input bytes
+    # the junk's bytes past ';' are the date text, not UTF-8: U+FFFD
+    assert r["hops"][1]["date"] is None
+    assert "\ufffd" in r["hops"][1]["date_text"]
+
+
+def test_random_received_values_never_crash():
+    """200 messages whose Received values are random mixes of the
+    grammar's words and arbitrary bytes: exit 0 and strict JSON."""
+    import random
+    rnd = random.Random(5)
+    words = [b"from", b"by", b"with", b"id", b"for", b"tls", b"via", b"(",
+             b")", b"[", b"]", b";", b"ESMTPS", b"ESMTP", b"LMTPSA",
+             b"version=TLSv1.3", b"cipher=X", b"TLSv1.2:Y:128", b"using",
+             b"[IPv6:::1]", b"[192.0.2.1]", b"\\", b"\"", b"\t", b"\r\n ",
+             b"Mon, 15 Jan 2024 10:00:00 +0000"]
+    for i in range(200):
+        vals = []
+        for _ in range(rnd.randrange(1, 4)):
+            parts = []
+            for _ in range(rnd.randrange(0, 40)):
+                if rnd.random() < 0.2:
+                    parts.append(bytes(rnd.randrange(256) for _ in range(
+                        rnd.randrange(1, 8))).replace(b"\n", b"").replace(
+                        b"\r", b""))
+                else:
+                    parts.append(rnd.choice(words))
+            vals.append(b"Received: " + b" ".join(parts) + b"\n")
+        msg = b"".join(vals) + b"From: a@b.example\n\nbody\n"
+        p = subprocess.run([SMTPSCTL, "headers", "--json"], input=msg,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=h.slow(10))
+        assert_no_sanitizer(p.stderr.decode("utf-8", "replace"))
+        if p.returncode == 1:
+            # a line that is neither a field nor a continuation
+            assert b"not a mail message" in p.stderr, (i, msg)
+            continue
+        assert p.returncode == 0, (i, msg, p.stderr)
+        r = json.loads(p.stdout.decode("utf-8"))
+        assert len(r["hops"]) == len(vals), (i, msg)
+        for hop in r["hops"]:
+            if hop["tls_version"] or hop["cipher"]:
+                assert hop["tls"] is True
 
 
 def test_truncated_and_absurdly_folded():

@@ -275,9 +275,12 @@ read_reply(struct conn *c, int *code, struct buf *lines)
 			return E_SYNTAX;
 		}
 		first = cd;
-		if (len > 4)
-			buf_append(lines, p + 4, len - 4);
-		buf_append(lines, "\n", 1);
+		if ((len > 4 && buf_append(lines, p + 4, len - 4) != 0) ||
+		    buf_append(lines, "\n", 1) != 0) {
+			snprintf(c->why, sizeof(c->why), "reply longer than %d "
+			    "bytes", PROBE_REPLY_MAX);
+			return E_LIMIT;
+		}
 		buf_consume(&c->in, (size_t)(nl - p) + 1);
 		if (len == 3 || p[3] == ' ') {
 			*code = cd;

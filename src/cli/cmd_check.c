@@ -13,6 +13,7 @@
  * failure, 3 something could not be evaluated (and for usage errors, so
  * that a script never mistakes a typo for a verdict).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,10 @@ cmd_check(int argc, char **argv)
 	c.o.timeout_ms = 10000;
 	if ((rc = parse_args(&c, argc, argv)) != 0)
 		return rc;
+	/* A probed server that closes during a TLS write must end that
+	   probe with an error, not the process with SIGPIPE (OpenSSL's
+	   socket BIO writes without MSG_NOSIGNAL). */
+	signal(SIGPIPE, SIG_IGN);
 	if (c.resolver == NULL) {
 		const char *env = getenv("SMTPSD_RESOLVER");
 

@@ -106,7 +106,9 @@ def https_server(cert, key, policies):
 def raw_server(behaviour):
     """A TCP server on 127.0.0.1 for MX that misbehave; yields its port.
     behaviour "silent" accepts and never says a word; "garbage" sends
-    bytes that are not SMTP and keeps the connection open."""
+    bytes that are not SMTP and keeps the connection open; "flood" sends
+    one endless multi-line greeting (stopped at 1 MB); "tls-close"
+    offers STARTTLS, says 220 to it and closes instead of a handshake."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -124,12 +126,40 @@ def raw_server(behaviour):
             except OSError:
                 return
             conns.append(c)
-            if behaviour == "garbage":
+            if behaviour in ("flood", "tls-close"):
+                threading.Thread(target=talk, args=(c,),
+                                 daemon=True).start()
+            elif behaviour == "garbage":
                 try:
                     c.sendall(b"\x16\x03\x01\x00\xa5HTTP/1.1 400 Bad\r\n"
                               b"\xff\xfe garbage \x00\r\n")
                 except OSError:
                     pass
+
+    def talk(c):
+        c.settimeout(5)
+        try:
+            if behaviour == "flood":
+                line = b"220-" + b"x" * 70 + b"\r\n"
+                for _ in range(1024 * 1024 // len(line)):
+                    if stop.is_set():
+                        break
+                    c.sendall(line)
+                return
+            f = c.makefile("rb")
+            c.sendall(b"220 mx ESMTP\r\n")
+            for _ in range(4):
+                cmd = f.readline(1000).upper()
+                if cmd.startswith(b"EHLO"):
+                    c.sendall(b"250-mx\r\n250 STARTTLS\r\n")
+                elif cmd.startswith(b"STARTTLS"):
+                    c.sendall(b"220 go ahead\r\n")
+                    c.shutdown(socket.SHUT_RDWR)
+                    return
+                else:
+                    return
+        except OSError:
+            pass
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()

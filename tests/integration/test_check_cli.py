@@ -288,6 +288,18 @@ def test_mx_that_answers_garbage(env):
     assert took < 15 and rc == 2
 
 
+@pytest.mark.parametrize("behaviour,text", [
+    ("flood", "reply longer than 16384 bytes"),
+    ("tls-close", "TLS handshake failed"),
+])
+def test_mx_that_misbehaves(env, behaviour, text):
+    with raw_server(behaviour) as port:
+        rc, rep, took = check(env, "garbage.checktest", port=port,
+                              timeout=3)
+    assert find(rep, "tls mx.garbage", "fail", text), show(rep)
+    assert took < 15 and rc == 2
+
+
 def test_closed_port_is_a_finding(env):
     rc, rep, _ = check(env, "good.checktest", port=h.free_port())
     assert find(rep, "tls mx.good", "fail", "no connection"), show(rep)

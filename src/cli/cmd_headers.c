@@ -292,7 +292,9 @@ parse_tags(const char *v, size_t n, struct tag *t, size_t max)
 		s = i;
 		while (i < n && v[i] != '=' && v[i] != ';')
 			i++;
-		if (i >= n || v[i] != '=')
+		if (i < n && v[i] == ';')
+			continue;	/* a piece without '=': skip it */
+		if (i >= n)
 			break;
 		e = i;
 		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t' ||
@@ -758,6 +760,10 @@ recorded(const struct report *rp, const char *method, const char *d,
 			if (d != NULL) {
 				pd = authres_prop_value(ri, "header", "d");
 				ps = authres_prop_value(ri, "header", "s");
+				/* Gmail records header.i=@domain only */
+				if (pd == NULL && (pd = authres_prop_value(ri,
+				    "header", "i")) != NULL && strchr(pd, '@'))
+					pd = strchr(pd, '@') + 1;
 				if (pd == NULL || strcasecmp(pd, d) != 0 ||
 				    (ps != NULL && s != NULL &&
 				    strcmp(ps, s) != 0))

@@ -577,3 +577,26 @@ def test_verify_wrong_ip_and_tampered_fails_dmarc(dkim_zone):
     assert v["dkim"][0]["result"] == "fail"
     assert v["dmarc"]["result"] == "fail" and v["dmarc"]["differs"]
     assert v["differences"] == 3
+
+
+def test_verify_matches_a_record_by_header_i(dkim_zone):
+    """Gmail records dkim=pass header.i=@domain without header.d."""
+    port, msg = dkim_zone
+    alt = msg.replace(b"header.d=headers.hdrtest header.s=s1",
+                      b"header.i=@headers.hdrtest")
+    assert alt != msg
+    d = verify_report(port, alt)["verify"]["dkim"][0]
+    assert d["recorded"] == "pass" and d["differs"] is False
+    other = msg.replace(b"header.d=headers.hdrtest header.s=s1",
+                        b"header.i=@elsewhere.hdrtest")
+    d = verify_report(port, other)["verify"]["dkim"][0]
+    assert d["recorded"] is None and d["differs"] is True
+
+
+def test_dkim_signature_tags_after_a_broken_piece():
+    msg = (b"DKIM-Signature: v=1; garbage; a=rsa-sha256; d=ex.example;\n"
+           b" s=sel; l=10; bh=x; b=y\nFrom: a@ex.example\n\nbody\n")
+    r = report(msg)
+    assert r["dkim_signatures"] == [{"d": "ex.example", "s": "sel",
+                                     "a": "rsa-sha256", "i": None,
+                                     "l": True}]

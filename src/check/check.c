@@ -31,6 +31,10 @@
 #define CHECK_MAX_REPORT_URIS	8
 /* A BIMI, MTA-STS or TLS-RPT record longer than this is not read. */
 #define CHECK_RECORD_MAX	2048
+/* After this many DNS queries have timed out, the rest are not sent:
+   each would wait its whole timeout, and the report is "could not
+   evaluate" already (ours). */
+#define CHECK_MAX_DNS_TIMEOUTS	3
 
 struct mx_host {
 	char *name;
@@ -47,6 +51,7 @@ struct run {
 	bool null_mx;
 	enum dmarc_policy dmarc_p;	/* UNSET when no usable record */
 	char org[DMARC_DOMAIN_MAX + 1];	/* Organizational Domain */
+	int dns_timeouts;		/* queries that timed out so far */
 };
 
 /* ---- DNS ---- */
@@ -112,6 +117,37 @@ ck_answer_fini(struct ck_answer *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* lookup - ck_lookup, unless DNS has timed out too often already: then
+   the query is not sent and the answer is a timeout at once */
+static void
+lookup(struct run *u, const char *name, enum dns_type type,
+    struct ck_answer *out)
+{
+	if (u->dns_timeouts >= CHECK_MAX_DNS_TIMEOUTS) {
+		memset(out, 0, sizeof(*out));
+		out->status = DNS_TIMEOUT;
+		return;
+	}
+	ck_lookup(u->r, name, type, out);
+	if (out->status == DNS_TIMEOUT &&
+	    ++u->dns_timeouts == CHECK_MAX_DNS_TIMEOUTS)
+		check_report_add(u->rep, "dns", CHECK_UNKNOWN, "check that "
+		    "every name server of the domain answers", "%d DNS lookups"
+		    " timed out or failed (the last: %s); further lookups "
+		    "were not tried", CHECK_MAX_DNS_TIMEOUTS, name);
+}
+
+/* dns_gave_up - true (and the area says so) when no more DNS is sent */
+static bool
+dns_gave_up(struct run *u, const char *area)
+{
+	if (u->dns_timeouts < CHECK_MAX_DNS_TIMEOUTS)
+		return false;
+	check_report_add(u->rep, area, CHECK_UNKNOWN, "", "not checked: DNS "
+	    "timed out");
+	return true;
+}
+
 /* dns_failed - a status that means "could not look", not "not there" */
 static bool
 dns_failed(enum dns_status s)
@@ -144,7 +180,7 @@ find_records(struct run *u, const char *name, const char *v,
 	size_t i, n = 0;
 
 	*first = NULL;
-	ck_lookup(u->r, name, DNS_T_TXT, a);
+	lookup(u, name, DNS_T_TXT, a);
 	for (i = 0; i < a->nrrs; i++) {
 		if (a->rrs[i].txt == NULL ||
 		    !starts_with_tag(a->rrs[i].txt, a->rrs[i].txt_len, v))
@@ -208,7 +244,7 @@ resolve_host(struct run *u, const char *name, char *out, size_t outsz)
 
 	out[0] = '\0';
 	for (i = 0; i < 2; i++) {
-		ck_lookup(u->r, name, types[i], &a);
+		lookup(u, name, types[i], &a);
 		st = a.status;
 		if (a.status == DNS_OK && a.nrrs > 0) {
 			inet_ntop(types[i] == DNS_T_A ? AF_INET : AF_INET6,
@@ -234,7 +270,7 @@ check_mx(struct run *u)
 	size_t i, j;
 	bool null_seen = false;
 
-	ck_lookup(u->r, d, DNS_T_MX, &a);
+	lookup(u, d, DNS_T_MX, &a);
 	if (a.status == DNS_NXDOMAIN) {
 		check_report_add(rep, "domain", CHECK_FAIL, "check the spelling, "
 		    "or register the domain and publish its DNS",
@@ -432,6 +468,8 @@ check_spf(struct run *u)
 
 	/* Evaluate for an address nobody lists (RFC 6666 discard prefix),
 	   so every include and redirect is followed to the end. */
+	if (dns_gave_up(u, "spf"))
+		goto out;
 	mail_from = xasprintf("postmaster@%s", u->o->domain);
 	p.ip = "100::1";
 	p.helo = u->o->domain;
@@ -456,7 +494,7 @@ check_spf(struct run *u)
 		    "void lookups (RFC 7208 4.6.4)", "evaluation gives "
 		    "permerror after %d DNS lookups: %s", terms,
 		    problem ? problem : "");
-	else if (spf_result(s) == SPF_TEMPERROR)
+	else if (spf_result(s) == SPF_TEMPERROR && ++u->dns_timeouts)
 		check_report_add(rep, "spf", CHECK_UNKNOWN, "check the DNS "
 		    "of the included domains", "evaluation gives temperror "
 		    "after %d DNS lookups: %s", terms, problem ? problem : "");
@@ -571,6 +609,8 @@ check_dmarc(struct run *u)
 	const struct dmarc_verdict *v;
 	const struct dmarc_record *rec;
 
+	if (dns_gave_up(u, "dmarc"))
+		return;
 	p.from_domain = u->o->domain;
 	p.from_status = DMARC_FROM_OK;
 	p.discovery = DMARC_DISCOVERY_TREEWALK;
@@ -587,6 +627,7 @@ check_dmarc(struct run *u)
 	snprintf(u->org, sizeof(u->org), "%s", v->org_domain ?
 	    v->org_domain : "");
 	if (v->result == DMARC_RESULT_TEMPERROR) {
+		u->dns_timeouts++;
 		check_report_add(rep, "dmarc", CHECK_UNKNOWN, "check the DNS "
 		    "servers", "DMARC lookup failed: %s", v->reason ?
 		    v->reason : "DNS error");
@@ -695,7 +736,7 @@ check_dkim_selector(struct run *u, const char *sel)
 
 	snprintf(area, sizeof(area), "dkim %s", sel);
 	name = xasprintf("%s._domainkey.%s", sel, u->o->domain);
-	ck_lookup(u->r, name, DNS_T_TXT, &a);
+	lookup(u, name, DNS_T_TXT, &a);
 	if (dns_failed(a.status)) {
 		check_report_add(rep, area, CHECK_UNKNOWN, "check the DNS "
 		    "servers", "%s: DNS %s", name, dns_status_str(a.status));
@@ -1057,7 +1098,7 @@ probe_mx(struct run *u, const struct mx_host *m)
 
 	snprintf(area, sizeof(area), "tls %s:%d", m->name, port);
 	name = xasprintf("_25._tcp.%s", m->name);
-	ck_lookup(u->r, name, DNS_T_TLSA, &a);
+	lookup(u, name, DNS_T_TLSA, &a);
 	for (i = 0; i < a.nrrs && nt < 16; i++) {
 		if (a.rrs[i].rdata == NULL || a.rrs[i].rdata_len < 4)
 			continue;

@@ -315,6 +315,26 @@ def test_dns_server_that_times_out_cannot_evaluate(env):
     assert took < 20
 
 
+def test_dns_that_stops_answering_midway_is_bounded(env):
+    """The MX answers, then every other name of the domain times out:
+    after three timeouts no more queries are sent, so the run ends in
+    about three query timeouts, not one per check."""
+    # The MX and its address get through; names under these do not.
+    subs = ["_spf.good.checktest", "_dmarc.good.checktest",
+            "_domainkey.good.checktest", "_bimi.good.checktest",
+            "_mta-sts.good.checktest", "mta-sts.good.checktest",
+            "_tls.good.checktest", "_tcp.mx.good.checktest"]
+    with dropping_proxy(env["dns"], subs) as proxy:
+        rc, rep, took = check(env, "good.checktest",
+                              resolver="127.0.0.1@%d" % proxy, timeout=2,
+                              extra=["--selector", "s2048"])
+    assert find(rep, "dns", "unknown", "3 DNS lookups timed out"), show(rep)
+    assert find(rep, "mx", "pass", "resolves"), show(rep)
+    assert find(rep, "tls mx.good", "pass", "chain valid"), show(rep)
+    assert rc == 3
+    assert took < 20, took
+
+
 def test_submission_ports_probed(env):
     a, b = env["sub"]
     rc, rep, _ = check(env, "good.checktest", extra=[

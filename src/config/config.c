@@ -1040,8 +1040,8 @@ set_defaults(struct config *c)
 	c->inbound_checks = true;
 	c->dmarc_enforce = true;
 	c->check_timeout_spf = 20;
-	c->check_timeout_dkim = 8;
-	c->check_timeout_dmarc = 8;
+	c->check_timeout_dkim = 5;
+	c->check_timeout_dmarc = 5;
 }
 
 /* listen_text - "ADDRESS:PORT", IPv6 in brackets (static buffer) */

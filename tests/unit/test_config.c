@@ -618,8 +618,8 @@ test_print_round_trip(void)
 		    "temperror-action accept\n"
 		    "dmarc-discovery treewalk\n"
 		    "check-timeout spf 20\n"
-		    "check-timeout dkim 8\n"
-		    "check-timeout dmarc 8\n", cwd, cwd, cwd, cwd) < 0)
+		    "check-timeout dkim 5\n"
+		    "check-timeout dmarc 5\n", cwd, cwd, cwd, cwd) < 0)
 			want = NULL;
 		CHECK_STR(pa, want, "config_print of the full config");
 		free(want);

@@ -172,7 +172,7 @@ starts_with_tag(const char *txt, size_t n, const char *v)
 }
 
 /* find_records - the TXT records at name starting with v; returns how
-   many, the first in *first.  *st gets the DNS status. */
+   many, the first in *first; a keeps the answer (and its status) */
 static size_t
 find_records(struct run *u, const char *name, const char *v,
     struct ck_answer *a, const struct ck_rr **first)
@@ -704,7 +704,8 @@ out:
 
 /* ---- DKIM ---- */
 
-/* rsa_bits - the size of a DER SubjectPublicKeyInfo RSA key, 0 if not */
+/* key_bits - the size of a DER SubjectPublicKeyInfo key (0 if it does
+   not parse); *is_rsa says whether it is RSA */
 static int
 key_bits(const unsigned char *der, size_t n, bool *is_rsa)
 {

@@ -349,16 +349,50 @@ is_sep(char c)
 	return c == ' ' || c == ',' || c == '(' || c == ')';
 }
 
+/* blank_quoted - a copy of p[0..n) with <...> and "..." spans (peer
+   addresses, quoted local parts) turned into spaces */
+static char *
+blank_quoted(const char *p, size_t n)
+{
+	char *c = xmalloc(n + 1), end = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (end != 0) {
+			c[i] = ' ';
+			if (p[i] == end)
+				end = 0;
+			continue;
+		}
+		if (p[i] == '<' || p[i] == '"') {
+			end = p[i] == '<' ? '>' : '"';
+			c[i] = ' ';
+			continue;
+		}
+		c[i] = p[i];
+	}
+	c[n] = '\0';
+	return c;
+}
+
 /* scan_tls - look for TLS facts in the text of one comment; true when
-   some were found */
+   some were found.  Text the client chose (an envelope address in
+   <...>, a quoted string, Exim's "(envelope-from ...)") is not read. */
 static bool
-scan_tls(struct received *r, const char *p, size_t n)
+scan_tls(struct received *r, const char *text, size_t n)
 {
 	const char *w[2] = { NULL, NULL };	/* the two words before */
 	size_t wn[2] = { 0, 0 };
 	size_t i = 0, s, k;
 	bool found = false;
+	char *p;
 
+	while (i < n && text[i] == ' ')
+		i++;
+	if (iprefix(text + i, n - i, "envelope-from"))
+		return false;
+	i = 0;
+	p = blank_quoted(text, n);
 	if (memmem(p, n, "Google Transport Security", 25) != NULL)
 		found = true;
 	while (i < n) {
@@ -413,6 +447,7 @@ scan_tls(struct received *r, const char *p, size_t n)
 		w[1] = q;
 		wn[1] = qn;
 	}
+	free(p);
 	return found;
 }
 

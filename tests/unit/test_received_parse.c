@@ -202,6 +202,17 @@ static const struct rcase cases[] = {
 	  "ESMTP id 1; Mon, 15 Jan 2024 10:00:00 +0000",
 	  0, "x", "192.0.2.5", "b", "ESMTP", N, NULL, NULL, "1", NULL, T0,
 	  K_SMTP },
+	{ "TLS words in an envelope-from comment are the client's",
+	  " from x (x [192.0.2.5]) by b with esmtp (Exim 4.96) "
+	  "(envelope-from <\"a version=TLSv1.3 cipher=X\"@e.example>) id 1; "
+	  "Mon, 15 Jan 2024 10:00:00 +0000",
+	  0, "x", "192.0.2.5", "b", "ESMTP", N, NULL, NULL, "1", NULL, T0,
+	  K_SMTP },
+	{ "TLS words in a quoted string or <address> are not read",
+	  " from x (x [192.0.2.5]) by b with ESMTP (sender <TLSv1.3:Y:1@e> "
+	  "\"cipher=Z version=TLSv1.2\") id 1; Mon, 15 Jan 2024 10:00:00 +0000",
+	  0, "x", "192.0.2.5", "b", "ESMTP", N, NULL, NULL, "1", NULL, T0,
+	  K_SMTP },
 	{ "exim bare address as from name",
 	  " from [192.0.2.80] (helo=laptop) by r with esmtpa id 2; Mon, 15 "
 	  "Jan 2024 10:00:00 +0000",

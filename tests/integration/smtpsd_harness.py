@@ -33,6 +33,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 
 HOSTNAME = "mx.example.test"
+# Nothing listens on the discard port of loopback: lookups fail at once.
+DEAD_RESOLVER = "127.0.0.1@9"
 OTHER_NAME = "smtp.other.test"
 CLIENT_HELO = "client.example.test"
 
@@ -272,6 +274,16 @@ class Config:
             lines.append("mailbox " + mb)
         for user, pats in self.grants.items():
             lines.append("grant %s %s" % (user, " ".join(pats)))
+        # Hermetic by default: no inbound SPF/DKIM/DMARC checks and a
+        # resolver on a dead loopback port, so the daemon never asks the
+        # system's resolver (tests talk only to 127.0.0.0/8).  A test that
+        # wants either sets its own line in extra (a keyword may appear
+        # only once).
+        given = set(x.split()[0] for x in self.extra if x.strip())
+        for kw, line in (("inbound-checks", "inbound-checks off"),
+                         ("resolver", "resolver %s" % DEAD_RESOLVER)):
+            if kw not in given:
+                lines.append(line)
         lines.extend(self.extra)
         return "\n".join(lines) + "\n"
 

@@ -36,7 +36,9 @@ def base_lines(d, port, pki):
             "workers 1",
             "listen 127.0.0.1:%d mx" % port,
             "certificate %s %s" % pki.rsa,
-            "local-domain localhost example.test"]
+            "local-domain localhost example.test",
+            "inbound-checks off",
+            "resolver " + h.DEAD_RESOLVER]
 
 
 BAD_LINES = [

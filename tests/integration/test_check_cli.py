@@ -29,10 +29,11 @@ SMTPSCTL = os.path.join(BUILD, "smtpsctl")
 ZONE = os.path.join(ROOT, "tests/zones/check-test.zone")
 MX_NAMES = ["mx.good.checktest", "mx.badsts.checktest",
             "mx.danebad.checktest", "mx.dane.checktest",
-            "submit.good.checktest", "mx.danesec", "mx.pfx.checktest", "mx.example.test",
+            "submit.good.checktest", "mx.danesec", "mx.pfx.checktest",
+            "mx.danta.checktest", "mx.example.test",
             "localhost"]
 STS_HOSTS = ["mta-sts.good.checktest", "mta-sts.badsts.checktest",
-             "mta-sts.bigsts.checktest"]
+             "mta-sts.bigsts.checktest", "mta-sts.nopolicy.checktest"]
 
 GOOD_POLICY = (b"version: STSv1\r\nmode: enforce\r\n"
                b"mx: *.good.checktest\r\nmax_age: 604800\r\n")
@@ -95,15 +96,26 @@ def env(pki, mod_daemons):
         sts_cert = pki.issue("checksts", "ec", STS_HOSTS[0], STS_HOSTS,
                              directory=tmp)
         old_cert = expired_cert(pki, tmp, "mx.expired.checktest")
-        # The zone as shipped, plus a TLSA record matching the MX key.
+        # The MX sends its chain (leaf, then the CA), as servers with an
+        # intermediate do, so a DANE-TA record can match above the leaf.
+        mx_chain = os.path.join(tmp, "checkmx-chain.pem")
+        with open(mx_chain, "w") as out:
+            for part in (mx_cert[0], pki.ca):
+                with open(part) as f:
+                    out.write(f.read())
+        # The zone as shipped, plus TLSA records made for these keys:
+        # DANE-EE 3 1 1 of the MX key, DANE-TA 2 0 1 of the CA.
         zone = os.path.join(tmp, "check-test.zone")
         shutil.copy(ZONE, zone)
         with open(zone, "a") as f:
             f.write("dane\tMX\t10 mx.dane\nmx.dane\tA\t127.0.0.1\n"
                     "_25._tcp.mx.dane\tTLSA\t3 1 1 %s\n"
-                    % spki_sha256(mx_cert[0]))
+                    "danta\tMX\t10 mx.danta\nmx.danta\tA\t127.0.0.1\n"
+                    "_25._tcp.mx.danta\tTLSA\t2 0 1 %s\n"
+                    % (spki_sha256(mx_cert[0]),
+                       hashlib.sha256(h.cert_der(pki.ca)).hexdigest()))
         ports = [h.free_port() for _ in range(3)]
-        mx = mod_daemons.start(certs=[mx_cert], passwd={"u": "pw"},
+        mx = mod_daemons.start(certs=[(mx_chain, mx_cert[1])], passwd={"u": "pw"},
                                listens=[("mx", ports[0]),
                                         ("submissions", ports[1]),
                                         ("submission", ports[2])])
@@ -229,6 +241,12 @@ def test_table_lists_worst_first(env):
      "matches none of 1 TLSA", 2),
     ("dane.checktest", "tls mx.dane", "warn",
      "certificate matches TLSA 3 1 1 (but", 2),
+    ("danta.checktest", "tls mx.danta", "warn",
+     "issuer certificate matches TLSA 2 0 1 (not DNSSEC-validated)", 2),
+    ("wrongcert.checktest", "mta-sts", "fail", "policy fetch failed: SSL",
+     2),
+    ("nopolicy.checktest", "mta-sts", "fail", "policy fetch gave HTTP 404",
+     2),
 ])
 def test_broken_domain_has_its_finding(env, domain, area, grade, text,
                                        exit_status):

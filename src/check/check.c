@@ -388,7 +388,8 @@ record_terms(struct run *u, const char *rec)
 		if (n == 0)
 			break;
 		if ((n == 3 && strncasecmp(p, "all", 3) == 0) ||
-		    (n == 4 && strncasecmp(p + 1, "all", 3) == 0)) {
+		    (n == 4 && strchr("+-~?", p[0]) != NULL &&
+		    strncasecmp(p + 1, "all", 3) == 0)) {
 			char q = n == 3 ? '+' : p[0];
 
 			has_all = true;
@@ -557,10 +558,10 @@ in_org(const char *d, const char *org)
 	    strcasecmp(d + dl - ol, org) == 0;
 }
 
-/* check_report_uris - RFC 7489 7.1: a destination outside the domain
+/* report_uris - RFC 7489 7.1: a destination outside the domain
    must publish <domain>._report._dmarc.<dest> */
 static void
-check_report_uris(struct run *u, const struct dmarc_uri *uris, size_t n,
+report_uris(struct run *u, const struct dmarc_uri *uris, size_t n,
     const char *tag, const char *policy_domain)
 {
 	struct check_report *rep = u->rep;
@@ -696,8 +697,8 @@ check_dmarc(struct run *u)
 		    CHECK_WARN, "add rua=mailto:"
 		    "... to learn who sends as the domain", "no rua=: no "
 		    "aggregate reports");
-	check_report_uris(u, rec->rua, rec->nrua, "rua", v->policy_domain);
-	check_report_uris(u, rec->ruf, rec->nruf, "ruf", v->policy_domain);
+	report_uris(u, rec->rua, rec->nrua, "rua", v->policy_domain);
+	report_uris(u, rec->ruf, rec->nruf, "ruf", v->policy_domain);
 out:
 	dmarc_eval_free(e);
 }

@@ -322,6 +322,13 @@ zone(void)
 	dns_table_set_timeout(r, "_dmarc.slowdmarc.test");
 	/* noaddr.test: no MX, no address */
 	dns_table_set_exists(r, "noaddr.test");
+	/* the all term and ptr */
+	dns_table_add_mx(r, "qall.test", 10, "mx.ok.test");
+	add_txt(r, "qall.test", "v=spf1 ip4:192.0.2.1 ?all");
+	dns_table_add_mx(r, "noall.test", 10, "mx.ok.test");
+	add_txt(r, "noall.test", "v=spf1 ip4:192.0.2.1");
+	dns_table_add_mx(r, "softall.test", 10, "mx.ok.test");
+	add_txt(r, "softall.test", "v=spf1 ip4:192.0.2.1 ~ALL");
 	/* bad records */
 	dns_table_add_mx(r, "bad.test", 10, "mx.ok.test");
 	add_txt(r, "bad.test", "v=spf1 ip4:192.0.2.300 -all");
@@ -388,6 +395,11 @@ test_run_domains(void)
 		{ "noaddr.test", "mx", "no MX record and no address",
 		    CHECK_FAIL, 2 },
 		{ "bad.test", "spf", "does not parse", CHECK_FAIL, 2 },
+		{ "qall.test", "spf", "\"?all\" is neutral", CHECK_WARN, 2 },
+		{ "noall.test", "spf", "no \"all\" and no redirect",
+		    CHECK_WARN, 2 },
+		{ "softall.test", "spf", "record ends with \"~all\"",
+		    CHECK_PASS, 2 },
 		{ "bad.test", "dmarc", "malformed", CHECK_FAIL, 2 },
 		{ "bad.test", "mta-sts", "2 MTA-STS records", CHECK_FAIL, 2 },
 	};

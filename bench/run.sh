@@ -17,6 +17,9 @@
 #   BENCH_ONLY=postfix   skip smtpsd (or BENCH_ONLY=smtpsd to skip Postfix)
 #   BUILD=dir            where smtpsd and smtpsd-load are (build)
 #   BENCH_PF_PORT, BENCH_SD_PORT   loopback ports (12525, 13025)
+#   BENCH_INBOUND_CHECKS=on   let smtpsd run SPF/DKIM/DMARC on each message
+#                        (default off: the Postfix peer runs no such checks,
+#                        and the bench host has no DNS to answer them)
 #
 # Output: one JSON line per run in $BUILD/bench/results.jsonl, the table in
 # $BUILD/bench/results.md, both printed at the end.  docs/PERFORMANCE.md
@@ -31,6 +34,7 @@ QUICK=${BENCH_QUICK:-0}
 PF_PORT=${BENCH_PF_PORT:-12525}
 SD_PORT=${BENCH_SD_PORT:-13025}
 ONLY=${BENCH_ONLY:-}
+CHECKS=${BENCH_INBOUND_CHECKS:-off}
 if [ "$QUICK" = 1 ]; then
 	ROUNDS=${BENCH_ROUNDS:-1}
 	M50=6		# messages per session, 50 sessions
@@ -151,6 +155,7 @@ local-domain example.test
 mailbox demo@example.test
 max-connections-per-ip 20000
 max-connections 20000
+inbound-checks $CHECKS
 EOF
 	if [ ! -x "$SMTPSD" ]; then
 		say "no $SMTPSD: smtpsd is skipped"

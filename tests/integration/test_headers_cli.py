@@ -600,3 +600,22 @@ def test_dkim_signature_tags_after_a_broken_piece():
     assert r["dkim_signatures"] == [{"d": "ex.example", "s": "sel",
                                      "a": "rsa-sha256", "i": None,
                                      "l": True}]
+
+
+def test_real_mailauth_arc_fail_forwarded_dmarc():
+    """Forwarded through Google: DMARC fails at the last hop but the
+    first ARC set recorded a pass; hop 2 used TLS 1.2 with an ECDSA
+    cipher."""
+    r = report(real("mailauth-js/arc-fail.eml"))
+    hops = r["hops"]
+    assert [h_["tls"] for h_ in hops] == [False, True, False, True, False]
+    assert hops[1]["cipher"] == "ECDHE-ECDSA-AES128-GCM-SHA256"
+    assert hops[1]["from_ip"] == "217.146.68.193"
+    assert r["summary"].endswith("; dmarc=fail (zone.ee, p=reject)")
+    arc = {a["instance"]: a for a in r["arc"]}
+    assert arc[2]["cv"] == "pass" and arc[1]["cv"] == "none"
+    first = {x["method"]: x["result"]
+             for x in arc[1]["auth_results"]["results"]}
+    assert first["dmarc"] == "pass" and first["spf"] == "pass"
+    assert [s["d"] for s in r["dkim_signatures"]] == ["zonevs.eu",
+                                                      "srs3.zonevs.eu"]

@@ -20,7 +20,6 @@ SLOW (see slow()).
 import base64
 import os
 import re
-import select
 import signal
 import socket
 import ssl

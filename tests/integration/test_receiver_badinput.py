@@ -12,7 +12,6 @@ import re
 import signal
 import socket
 import subprocess
-import time
 
 import pytest
 

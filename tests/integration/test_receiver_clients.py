@@ -9,7 +9,6 @@ client negotiated, and the queue id the 250 reply announced.
 """
 import re
 import smtplib
-import ssl
 
 import pytest
 

@@ -16,7 +16,6 @@ import base64
 import json
 import os
 import re
-import socket
 import ssl
 import threading
 import time

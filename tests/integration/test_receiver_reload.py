@@ -6,7 +6,6 @@ reload with a broken certificate keeps the old one and the daemon running.
 import os
 import shutil
 import signal
-import ssl
 import time
 
 import smtpsd_harness as h

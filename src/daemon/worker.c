@@ -17,10 +17,11 @@
  * Authentication-Results and Received-SPF fields below our Received.
  *
  * The helper thread does the blocking work: it hashes passwords and makes
- * committed messages durable, and afterwards records DMARC evaluations in
- * SPOOL/dmarc.sqlite (queue/dmarcdb.h), after the 250s of its batch.  Commits that queue up while it is busy are
- * synced together and published with one directory fsync (group commit);
- * the 250 is sent only after spool_publish() succeeded for that message.
+ * committed messages durable, and then records DMARC evaluations in
+ * SPOOL/dmarc.sqlite (queue/dmarcdb.h), after the 250s of its batch.
+ * Commits that queue up while it is busy are synced together and
+ * published with one directory fsync (group commit); the 250 is sent
+ * only after spool_publish() succeeded for that message.
  */
 #include "daemon/daemon.h"
 
@@ -34,6 +35,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <time.h>
@@ -43,10 +45,7 @@
 #include <openssl/err.h>
 
 #include "deliver/maildir.h"
-#include <sys/random.h>
-
 #include "dns/dns.h"
-#include "mailauth/authres.h"
 #include "mailauth/inbound.h"
 #include "msg/from.h"
 #include "queue/dmarcdb.h"

@@ -368,3 +368,29 @@ def test_clients_leaving_mid_check_do_no_harm(nsd, daemons):
                 assert ib.everywhere(cfg, t) == [], i
             else:
                 assert len(ib.everywhere(cfg, t)) <= 1, i
+
+
+def test_authenticated_submission_is_not_checked(nsd, daemons, pki):
+    """Submission is not the mx role: no checks, no fields of ours."""
+    import smtplib
+    password = "correct horse battery"
+    cfg = ib.inbound_config(
+        daemons, nsd,
+        listens=[("mx", h.free_port()), ("submissions", h.free_port())],
+        passwd={"demo@example.test": password},
+        grants={"demo@example.test": ["demo@example.test"]})
+    daemons.start(cfg)
+    tok = h.token()
+    with smtplib.SMTP_SSL("localhost", cfg.port("submissions"),
+                          local_hostname=ib.HELO,
+                          context=pki.client_context(),
+                          timeout=h.slow(10)) as s:
+        s.login("demo@example.test", password)
+        s.mail("demo@example.test")
+        s.rcpt(RCPT)
+        code, resp = s.data(ib.message("Demo <demo@example.test>", tok))
+        assert code == 250, resp
+    got = ib.wait_in(cfg, RCPT, tok)
+    assert got is not None
+    assert ib.fields(got, "Authentication-Results") == []
+    assert ib.fields(got, "Received-SPF") == []

@@ -16,7 +16,7 @@ static const struct command {
 	{ "dkim", cmd_dkim, "dkim keygen|sign|verify ..." },
 	{ "dmarc", cmd_dmarc, "dmarc --ip IP --helo NAME --mail-from ADDR [FILE]" },
 	{ "headers", cmd_headers, "headers [--json] [--verify [--ip IP]] [FILE]" },
-	{ "check", cmd_check, "check [--json] [--selector S]... DOMAIN" },
+	{ "check", cmd_check, "check [--json] [--selector S]... [--port N] [--submission HOST] [--resolver ADDRESS[@PORT]] [--ca-file FILE] [--timeout SECS] DOMAIN" },
 };
 
 static void

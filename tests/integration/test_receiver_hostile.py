@@ -460,6 +460,53 @@ def test_megabyte_line_without_lf_is_cut_off_and_memory_stays_flat(srv):
     assert_alive(srv)
 
 
+def test_megabyte_text_line_in_data_is_refused_and_memory_stays_flat(srv):
+    """A 1 MiB line inside DATA: dropped as it streams in, the real end of
+    data is still found, then 552 5.6.0; nothing delivered, the session
+    goes on, and the daemon's memory does not grow with the line."""
+    conns = 8
+    snap = Snapshot(srv.config)
+    rss_before = srv.rss_kib()
+    results = [None] * conns
+    toks = [h.token() for _ in range(conns)]
+
+    def one(i):
+        c = mx(srv)
+        try:
+            c.ehlo()
+            c.expect("MAIL FROM:<big@client.test>", 250)
+            c.expect("RCPT TO:<demo@example.test>", 250)
+            c.expect("DATA", 354)
+            c.send("Subject: big\r\nMessage-ID: <%s@client.test>\r\n\r\n"
+                   % toks[i])
+            chunk = b"z" * 65536
+            for _ in range(16):
+                c.sock.sendall(chunk)
+            c.send(b"\r\n.\r\n")
+            code, text = c.reply(h.slow(30))
+            after = c.cmd("NOOP")[0]
+            results[i] = (code, text, after)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(h.slow(60))
+    rss_after = srv.rss_kib()
+    for r in results:
+        assert r is not None, results
+        code, text, after = r
+        assert code == 552 and text[0].startswith("5.6.0"), r
+        assert after == 250, r
+    grow = rss_after - rss_before
+    assert grow < (10 if h.is_asan() else 6) * 1024, \
+        "RSS grew by %d KiB (%d -> %d)" % (grow, rss_before, rss_after)
+    assert_nothing_extra(srv, snap)
+    assert_alive(srv)
+
+
 # --- metacharacters in addresses ---------------------------------------------
 
 MARK_DIR = "/tmp"

@@ -184,6 +184,27 @@ mkdir_p(const char *path, mode_t mode)
 	return r;
 }
 
+/* own_spool - the spool directory, its subdirectories and the DMARC
+   database (queue/dmarcdb.h, written by the workers) belong to the
+   unprivileged user; run again once spool_open() made what was missing,
+   and for a database a run as root left behind */
+static void
+own_spool(const struct config *cfg)
+{
+	static const char *const names[] = { "tmp", "queue", "corrupt",
+	    "dmarc.sqlite", "dmarc.sqlite-wal", "dmarc.sqlite-shm" };
+	char *sub;
+	size_t k;
+
+	own_dir(cfg, cfg->spool_dir);
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		sub = xasprintf("%s/%s", cfg->spool_dir, names[k]);
+		if (access(sub, F_OK) == 0)
+			own_dir(cfg, sub);
+		free(sub);
+	}
+}
+
 /* master_prepare - everything that can fail before a port is bound */
 int
 master_prepare(struct daemon_ctx *d, char **err)
@@ -207,23 +228,12 @@ master_prepare(struct daemon_ctx *d, char **err)
 		return E_IO;
 	}
 	if (getuid() == 0 && cfg->user != NULL) {
-		char *sub;
-
 		if (getpwnam(cfg->user) == NULL) {
 			*err = xasprintf("user %s does not exist", cfg->user);
 			return E_INVAL;
 		}
-		own_dir(cfg, cfg->spool_dir);
 		own_dir(cfg, cfg->mail_dir);
-		sub = xasprintf("%s/tmp", cfg->spool_dir);
-		own_dir(cfg, sub);
-		free(sub);
-		sub = xasprintf("%s/queue", cfg->spool_dir);
-		own_dir(cfg, sub);
-		free(sub);
-		sub = xasprintf("%s/corrupt", cfg->spool_dir);
-		own_dir(cfg, sub);
-		free(sub);
+		own_spool(cfg);
 	}
 	return 0;
 }
@@ -262,6 +272,8 @@ open_spool(struct daemon_ctx *d, char **err)
 	if ((q = spool_recover(d->spool)) > 0)
 		log_warn(NULL, "spool: %d invalid file(s) moved to %s/corrupt",
 		    q, cfg->spool_dir);
+	if (getuid() == 0 && cfg->user != NULL)
+		own_spool(cfg);
 	return 0;
 }
 

@@ -394,3 +394,45 @@ def test_authenticated_submission_is_not_checked(nsd, daemons, pki):
     assert got is not None
     assert ib.fields(got, "Authentication-Results") == []
     assert ib.fields(got, "Received-SPF") == []
+
+
+def test_unprivileged_workers_write_the_database(nsd, daemons):
+    """With `user nobody`, the spool (made fresh by the root master) and a
+    dmarc.sqlite left by a run as root become the user's, so the workers
+    can queue mail and record evaluations.  (The tests run as root.)"""
+    import shutil
+    import sqlite3
+    import tempfile
+    assert os.getuid() == 0, "this test needs root (as the suite runs)"
+    d = tempfile.mkdtemp(prefix="smtpsd-user-", dir="/tmp")
+    try:
+        os.chmod(d, 0o755)
+        cfg = h.Config(d, extra=["inbound-checks on",
+                                 "resolver 127.0.0.1@%d" % nsd,
+                                 "authserv-id " + ib.AUTHSERV,
+                                 "user nobody"])
+        os.makedirs(cfg.spool_dir)
+        c = sqlite3.connect(os.path.join(cfg.spool_dir, "dmarc.sqlite"))
+        c.execute("PRAGMA journal_mode=WAL")
+        c.commit()
+        c.close()
+        dm = daemons.adopt(h.Daemon(cfg)).start()
+        tok = h.token()
+        code, text = ib.send(cfg.port("mx"), "ceo@reject.inboundtest",
+                             [RCPT], ib.message("ceo@reject.inboundtest",
+                                                tok))
+        assert code == 550, text
+        tok = h.token()
+        code, text = ib.send(cfg.port("mx"), "a@none.inboundtest", [RCPT],
+                             ib.message("a@none.inboundtest", tok))
+        assert code == 250, text
+        assert ib.wait_in(cfg, RCPT, tok) is not None
+        assert ib.wait_row(cfg, "action = 'accepted'") is not None
+        assert ib.wait_row(cfg, "action = 'rejected'") is not None
+        st = os.stat(os.path.join(cfg.spool_dir, "dmarc.sqlite"))
+        assert st.st_uid != 0
+        dm.stop()
+        assert not dm.sanitizer_reports(), dm.log_tail(6000)
+    finally:
+        daemons.stop_all()
+        shutil.rmtree(d, ignore_errors=True)

@@ -8,7 +8,7 @@ libevent-dev libunbound-dev libpsl-dev publicsuffix libsqlite3-dev sqlite3 \
 libcrypt-dev libcurl4-openssl-dev \
 python3 python3-pytest python3-yaml python3-dkim python3-spf python3-authres python3-dnspython python3-cryptography \
 swaks postfix nsd opendkim opendkim-tools opendmarc postfix-policyd-spf-python \
-procps iproute2 libopendkim-dev libspf2-dev"
+procps iproute2 strace libopendkim-dev libspf2-dev"
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -128,6 +128,7 @@ struct options {
 	const char *maildir;
 	double delivery_timeout;
 	const char *label;
+	const char *message_file;
 };
 
 struct thread;
@@ -302,6 +303,32 @@ build_message(size_t size, size_t *lenp)
 	}
 	memcpy(m + n, ".\r\n", 3);
 	n += 3;
+	*lenp = n;
+	return m;
+}
+
+/*
+ * load_message_file - --message-file: a prepared message (for example a
+ * DKIM-signed one), sent as it is; it must end in CRLF.CRLF and be
+ * dot-stuffed already
+ */
+static char *
+load_message_file(const char *path, size_t *lenp)
+{
+	size_t cap = 64u << 20, n;
+	FILE *f;
+	char *m;
+
+	f = fopen(path, "rb");
+	if (f == NULL)
+		die("--message-file: cannot open the file");
+	m = malloc(cap);
+	if (m == NULL)
+		die("out of memory");
+	n = fread(m, 1, cap, f);
+	fclose(f);
+	if (n == cap || n < 5 || memcmp(m + n - 5, "\r\n.\r\n", 5) != 0)
+		die("--message-file: over 64 MiB or not ending in CRLF.CRLF");
 	*lenp = n;
 	return m;
 }
@@ -1228,6 +1255,7 @@ usage(int code)
 	    "  --sessions N           concurrent sessions (1)\n"
 	    "  --messages M           messages per session (1)\n"
 	    "  --size S               message size in bytes (1024)\n"
+	    "  --message-file PATH    send this text instead (ends CRLF.CRLF)\n"
 	    "  --starttls             STARTTLS before MAIL (full handshake)\n"
 	    "  --resume               resume TLS sessions on reconnect\n"
 	    "  --new-connection-per-message | --reuse   (default: new)\n"
@@ -1253,7 +1281,7 @@ enum {
 	O_RESUME, O_NEWCONN, O_REUSE, O_FROM, O_RCPT, O_HELO, O_SNI,
 	O_DURATION, O_TIMEOUT, O_THREADS, O_IDLE, O_HOLD, O_READY,
 	O_CONNCONC, O_SRCBASE, O_SOURCES, O_PID, O_MAILDIR, O_DELIVTO,
-	O_LABEL, O_HELP,
+	O_LABEL, O_MSGFILE, O_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -1283,6 +1311,7 @@ static const struct option long_opts[] = {
 	{ "maildir", required_argument, NULL, O_MAILDIR },
 	{ "delivery-timeout", required_argument, NULL, O_DELIVTO },
 	{ "label", required_argument, NULL, O_LABEL },
+	{ "message-file", required_argument, NULL, O_MSGFILE },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -1353,6 +1382,7 @@ parse_args(int argc, char **argv)
 			    "delivery-timeout");
 			break;
 		case O_LABEL: opt.label = optarg; break;
+		case O_MSGFILE: opt.message_file = optarg; break;
 		case O_HELP:
 		case 'h':
 			usage(0);
@@ -1490,7 +1520,14 @@ main(int argc, char **argv)
 			s->phase = PH_WAIT;
 			s->msgs_left = opt.idle > 0 ? 0 : opt.messages;
 		}
-		th[k].msg = build_message((size_t)opt.size, &th[k].msglen);
+		if (opt.message_file != NULL) {
+			th[k].msg = load_message_file(opt.message_file,
+			    &th[k].msglen);
+			/* Report the text's size, as --size would. */
+			opt.size = (int)(th[k].msglen - 3);
+		} else
+			th[k].msg = build_message((size_t)opt.size,
+			    &th[k].msglen);
 		want = opt.idle > 0 ? 0 :
 		    (size_t)th[k].nsess * (size_t)opt.messages;
 		th[k].latcap = want < LAT_CAP ? want : LAT_CAP;

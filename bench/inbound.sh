@@ -441,6 +441,34 @@ EOF
 done
 cat "$VERIFY" >&2
 
+# Two probes with swaks against each checking server: an unsigned message
+# that passes DMARC through SPF alone (accepted; shows that the DMARC
+# checker used the SPF result) and one with a MAIL FROM outside the
+# From domain and no signature (DMARC fails: refused with 550 5.7.1).
+# probe SERVER PORT FROM - print the reply to end of data
+probe() {
+	timeout 30 swaks --server 127.0.0.1 --port "$2" --tls \
+	    --helo "$HELO" --from "$3" --to "$RCPT" \
+	    --h-From "<$FROM>" --body "inbound.sh probe" 2>&1 |
+	    awk '/^ ~> \.$/ { getline; sub(/^<[~*]* */, ""); print; exit }'
+}
+if command -v swaks >/dev/null 2>&1; then
+	for x in "smtpsd $SD_PORT" "postfix $PF_PORT"; do
+		# shellcheck disable=SC2086
+		set -- $x
+		a=$(probe "$1" "$2" "$FROM")
+		b=$(probe "$1" "$2" x@nospf.inboundbench)
+		ok=yes
+		case "$a" in 250*) ;; *) ok=no ;; esac
+		case "$b" in "550 5.7.1"*) ;; *) ok=no ;; esac
+		printf '== %s probes: %s\n   unsigned, SPF pass: %s\n   unsigned, MAIL FROM x@nospf.inboundbench: %s\n' \
+		    "$1" "$([ $ok = yes ] && echo "as expected" ||
+		    echo UNEXPECTED)" "$a" "$b" | tee -a "$VERIFY" >&2
+	done
+else
+	say "no swaks: the DMARC accept/reject probes are skipped"
+fi
+
 # --- measured rounds, server order rotating --------------------------------
 r=1
 while [ $r -le "$ROUNDS" ]; do

@@ -5,7 +5,7 @@
  *	smtpsctl dmarc --ip IP --helo NAME --mail-from ADDR
  *	    [--resolver ADDRESS[@PORT]] [--authserv-id ID]
  *	    [--discovery treewalk|psl] [--psl FILE] [--sample N] [--now T]
- *	    [--timeout MS] [--json] [FILE]
+ *	    [--timeout MS] [--helo-check] [--json] [FILE]
  *
  * The message comes from FILE or stdin (LF line ends become CRLF).  SPF
  * (mailauth/spf.h) and DKIM (mailauth/dkim.h) run side by side on one
@@ -14,10 +14,12 @@
  * RFC 9989 tree walk (the default) or RFC 7489 with the Public Suffix
  * List (Debian's list, or --psl FILE).  --sample fixes the pct= draw
  * (0-99; random otherwise) and --now the time DKIM checks t= and x=
- * against.  The resolver is --resolver, else $SMTPSD_RESOLVER, else the
- * system's.  Exit status: 0 when the checks ran (whatever they found,
- * DNS failures included), 1 on a usage or input error, with a message
- * naming the problem.
+ * against.  --helo-check adds the separate SPF check of the HELO name
+ * (the daemon's spf-helo-check).  The resolver is --resolver, else
+ * $SMTPSD_RESOLVER, else the system's.  The combination itself is
+ * mailauth/inbound.h, shared with the daemon.  Exit status: 0 when the
+ * checks ran (whatever they found, DNS failures included), 1 on a usage
+ * or input error, with a message naming the problem.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +56,7 @@ struct dmarc_cli {
 	long long now;		/* -1: the clock */
 	int timeout_ms;
 	bool json;
+	bool helo_check;
 };
 
 static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -72,7 +75,8 @@ usage(const char *fmt, ...)
 	    "--mail-from ADDR [--resolver ADDRESS[@PORT]]\n"
 	    "       [--authserv-id ID] [--discovery treewalk|psl] "
 	    "[--psl FILE] [--sample N]\n"
-	    "       [--now T] [--timeout MS] [--json] [FILE]\n");
+	    "       [--now T] [--timeout MS] [--helo-check] [--json] "
+	    "[FILE]\n");
 	return 1;
 }
 
@@ -109,6 +113,10 @@ parse_args(struct dmarc_cli *c, int argc, char **argv)
 
 		if (strcmp(o, "--json") == 0) {
 			c->json = true;
+			continue;
+		}
+		if (strcmp(o, "--helo-check") == 0) {
+			c->helo_check = true;
 			continue;
 		}
 		if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0)
@@ -367,6 +375,7 @@ cmd_dmarc(int argc, char **argv)
 	ip.sample = (unsigned)c.sample;
 	ip.discovery = c.discovery;
 	ip.psl = psl;
+	ip.check_helo = c.helo_check;
 	if (inbound_new(&ib, &ip) != 0) {
 		fprintf(stderr, "smtpsctl dmarc: --ip '%s' is not an IP "
 		    "address\n", c.ip);

@@ -741,6 +741,13 @@ d_spf_reject(struct parse *p, char **a, size_t n)
 	return yes_no(p, a[0], a[1], &p->c->spf_reject_without_dmarc);
 }
 
+/* d_spf_helo_check - "spf-helo-check yes|no" */
+static int
+d_spf_helo_check(struct parse *p, char **a, size_t n)
+{
+	return yes_no(p, a[0], a[1], &p->c->spf_helo_check);
+}
+
 /* d_temperror_action - "temperror-action accept|defer" */
 static int
 d_temperror_action(struct parse *p, char **a, size_t n)
@@ -901,6 +908,8 @@ static const struct directive directives[] = {
 	    "dmarc-enforce yes|no" },
 	{ "spf-reject-without-dmarc", 1, 1, true, d_spf_reject,
 	    "spf-reject-without-dmarc yes|no" },
+	{ "spf-helo-check", 1, 1, true, d_spf_helo_check,
+	    "spf-helo-check yes|no" },
 	{ "temperror-action", 1, 1, true, d_temperror_action,
 	    "temperror-action accept|defer" },
 	{ "dmarc-discovery", 1, 1, true, d_dmarc_discovery,
@@ -1333,6 +1342,7 @@ config_print(const struct config *c, FILE *f)
 	fprintf(f, "dmarc-enforce %s\n", c->dmarc_enforce ? "yes" : "no");
 	fprintf(f, "spf-reject-without-dmarc %s\n",
 	    c->spf_reject_without_dmarc ? "yes" : "no");
+	fprintf(f, "spf-helo-check %s\n", c->spf_helo_check ? "yes" : "no");
 	fprintf(f, "temperror-action %s\n", c->temperror_defer ? "defer" :
 	    "accept");
 	fprintf(f, "dmarc-discovery %s\n", c->dmarc_discovery_psl ? "psl" :

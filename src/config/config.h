@@ -85,6 +85,7 @@ struct config {
 	char *authserv_id;	/* NULL: the hostname */
 	bool dmarc_enforce;	/* reject/quarantine as the domain asks */
 	bool spf_reject_without_dmarc;	/* SPF fail, no DMARC record: 550 */
+	bool spf_helo_check;	/* also SPF for the HELO identity */
 	bool temperror_defer;	/* temperror-action defer: 451 */
 	bool dmarc_discovery_psl;	/* dmarc-discovery psl (else treewalk) */
 	struct config_cidr *trusted_forwarders;

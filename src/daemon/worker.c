@@ -545,6 +545,7 @@ checks_start(struct session *s, const char *addr)
 	p.spf_budget_ms = cfg->check_timeout_spf * 1000;
 	p.dkim_budget_ms = cfg->check_timeout_dkim * 1000;
 	p.dmarc_budget_ms = cfg->check_timeout_dmarc * 1000;
+	p.check_helo = cfg->spf_helo_check;
 	if (inbound_new(&s->ib, &p) != 0) {
 		log_warn(s->id, "inbound checks skipped: bad client address "
 		    "ip=%s", s->ip);

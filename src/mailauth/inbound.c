@@ -21,12 +21,21 @@ struct dkim_lookup {
 	size_t qi;
 };
 
+/* One SPF evaluation: the MAIL FROM identity, or the HELO one. */
+struct spf_check {
+	struct inbound *ib;
+	struct spf *s;
+	bool done;
+};
+
 struct inbound {
 	char *ip, *helo, *mail_from, *authserv_id;
 	struct inbound_params p;
 	struct dns_resolver *r;
 
-	struct spf *spf;
+	struct spf *spf;		/* MAIL FROM (the null sender: HELO) */
+	struct spf *spf_helo;		/* HELO, with p.check_helo */
+	struct spf_check chk[2];
 	bool spf_started, spf_done;
 	long long spf_deadline;		/* monotonic ms, 0: none */
 
@@ -49,7 +58,7 @@ struct inbound {
 	void *arg;
 };
 
-static void spf_step(struct inbound *ib);
+static void spf_step(struct spf_check *c);
 static void maybe_dmarc(struct inbound *ib);
 
 /* now_ms - the monotonic clock in milliseconds */
@@ -85,6 +94,7 @@ destroy(struct inbound *ib)
 	dkim_verify_free(ib->dkim);
 	free(ib->dq);
 	spf_free(ib->spf);
+	spf_free(ib->spf_helo);
 	free(ib->ip);
 	free(ib->helo);
 	free(ib->mail_from);
@@ -134,6 +144,18 @@ inbound_new(struct inbound **out, const struct inbound_params *p)
 		*out = NULL;
 		return E_INVAL;
 	}
+	ib->chk[0].ib = ib;
+	ib->chk[0].s = ib->spf;
+	/* RFC 7208 2.3: the HELO identity on its own, when asked for and
+	   when it is not already the one checked (the null sender) */
+	if (p->check_helo && *ib->mail_from && *ib->helo) {
+		sp.identity = SPF_ID_HELO;
+		if (spf_new(&ib->spf_helo, &sp) == 0) {
+			ib->chk[1].ib = ib;
+			ib->chk[1].s = ib->spf_helo;
+		} else
+			ib->spf_helo = NULL;
+	}
 	*out = ib;
 	return 0;
 }
@@ -157,36 +179,53 @@ inbound_free(struct inbound *ib)
 static void
 spf_cb(void *arg, const struct dns_answer *ans)
 {
-	struct inbound *ib = arg;
+	struct spf_check *c = arg;
 
-	if (answer_arrived(ib))
+	if (answer_arrived(c->ib))
 		return;
-	spf_answer(ib->spf, ans);
-	spf_step(ib);
+	spf_answer(c->s, ans);
+	spf_step(c);
 }
 
-/* spf_step - run the SPF machine until it waits for DNS or is done */
+/* spf_step - run an SPF machine until it waits for DNS or is done */
 static void
-spf_step(struct inbound *ib)
+spf_step(struct spf_check *c)
 {
+	struct inbound *ib = c->ib;
 	struct spf_query q;
 
-	while (spf_next(ib->spf, &q) == SPF_STEP_QUERY) {
+	while (spf_next(c->s, &q) == SPF_STEP_QUERY) {
 		struct dns_answer a;
 
 		memset(&a, 0, sizeof(a));
 		if (!expired(ib->spf_deadline)) {
-			if (dns_query(ib->r, q.name, q.type, spf_cb, ib) == 0) {
+			if (dns_query(ib->r, q.name, q.type, spf_cb, c) == 0) {
 				ib->outstanding++;
 				return;
 			}
 			a.status = DNS_ERROR;
 		} else
 			a.status = DNS_TIMEOUT;	/* the budget is spent */
-		spf_answer(ib->spf, &a);
+		spf_answer(c->s, &a);
 	}
+	c->done = true;
+	if (!ib->chk[0].done || (ib->spf_helo && !ib->chk[1].done))
+		return;
 	ib->spf_done = true;
 	maybe_dmarc(ib);
+}
+
+/* spf_start - both SPF checks start (once) */
+static void
+spf_start(struct inbound *ib)
+{
+	ib->spf_started = true;
+	ib->spf_deadline = deadline(ib->p.spf_budget_ms);
+	/* The HELO check first: the MAIL FROM one may finish at once and
+	   must then find the HELO one counted as running. */
+	if (ib->spf_helo)
+		spf_step(&ib->chk[1]);
+	spf_step(&ib->chk[0]);
 }
 
 /* inbound_start_spf - see inbound.h */
@@ -196,9 +235,7 @@ inbound_start_spf(struct inbound *ib, struct dns_resolver *r)
 	if (ib->spf_started)
 		return;
 	ib->r = r;
-	ib->spf_started = true;
-	ib->spf_deadline = deadline(ib->p.spf_budget_ms);
-	spf_step(ib);
+	spf_start(ib);
 }
 
 /* ---- DKIM ---- */
@@ -313,11 +350,8 @@ inbound_message(struct inbound *ib, struct dns_resolver *r, const char *msg,
 	ib->dq = xcalloc(nq ? nq : 1, sizeof(*ib->dq));
 	ib->dkim_pending = nq + 1;	/* +1: held until the loop ends */
 	ib->dkim_deadline = deadline(ib->p.dkim_budget_ms);
-	if (!ib->spf_started) {
-		ib->spf_started = true;
-		ib->spf_deadline = deadline(ib->p.spf_budget_ms);
-		spf_step(ib);
-	}
+	if (!ib->spf_started)
+		spf_start(ib);
 	for (i = 0; i < nq; i++) {
 		ib->dq[i].ib = ib;
 		ib->dq[i].qi = i;
@@ -423,6 +457,12 @@ inbound_spf(const struct inbound *ib)
 	return ib->spf;
 }
 
+const struct spf *
+inbound_spf_helo(const struct inbound *ib)
+{
+	return ib->spf_helo;
+}
+
 const struct dkim_verify *
 inbound_dkim(const struct inbound *ib)
 {
@@ -452,6 +492,11 @@ add_spf(struct authres *ar, const struct inbound *ib)
 		    spf_domain(s) : "");
 	else
 		authres_add_prop(ri, "smtp", "helo", ib->helo);
+	if (ib->spf_helo != NULL) {
+		ri = authres_add(ar, "spf", spf_result_str(spf_result(
+		    ib->spf_helo)), NULL, spf_problem(ib->spf_helo));
+		authres_add_prop(ri, "smtp", "helo", ib->helo);
+	}
 }
 
 /* add_dkim - one resinfo per signature, or dkim=none */

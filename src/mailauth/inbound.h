@@ -10,8 +10,9 @@
  *
  * The order is the receiver's: inbound_start_spf() when MAIL arrives (the
  * MAIL FROM identity; the null sender's check uses the HELO name, RFC 7208
- * 2.4), inbound_message() when the data is in (DKIM key lookups start at
- * once, side by side with SPF if that still runs), and DMARC as soon as
+ * 2.4; with check_helo also the HELO identity on its own, RFC 7208 2.3),
+ * inbound_message() when the data is in (DKIM key lookups start at once,
+ * side by side with SPF if that still runs), and DMARC as soon as
  * both are finished.  The done callback runs once, from the resolver's
  * answer delivery (or from inbound_message() when nothing needed DNS).
  *
@@ -51,6 +52,10 @@ struct inbound_params {
 	int spf_budget_ms;
 	int dkim_budget_ms;
 	int dmarc_budget_ms;
+	/* Also check the HELO identity on its own (RFC 7208 2.3), reported
+	   as a second spf resinfo with smtp.helo=; not for the null sender,
+	   whose MAIL FROM check is already the HELO one. */
+	bool check_helo;
 };
 
 struct inbound;
@@ -85,6 +90,9 @@ inbound_finished(const struct inbound *ib);
 /* The machines, for callers that print more (smtpsctl --json). */
 const struct spf *
 inbound_spf(const struct inbound *ib);
+/* inbound_spf_helo - the HELO check, NULL when none was made */
+const struct spf *
+inbound_spf_helo(const struct inbound *ib);
 const struct dkim_verify *
 inbound_dkim(const struct inbound *ib);
 const struct dmarc_verdict *
@@ -92,7 +100,8 @@ inbound_dmarc(const struct inbound *ib);
 
 /*
  * inbound_authres - append the Authentication-Results field (name through
- * the final CRLF): spf, one dkim per signature (or dkim=none), dmarc with
+ * the final CRLF): spf (then spf smtp.helo= with check_helo), one dkim per
+ * signature (or dkim=none), dmarc with
  * (p= sp= dis=) and policy.dmarc=.  override, when not NULL, is a local
  * policy override (RFC 7489 7.2 PolicyOverride: "trusted_forwarder",
  * "local_policy") written as policy.override= on the dmarc resinfo.

@@ -167,12 +167,12 @@ def everywhere(config, tok):
 
 
 def smtpsctl_dmarc(resolver_port, ip, helo, mail_from, msg,
-                   authserv_id=AUTHSERV):
+                   authserv_id=AUTHSERV, extra=()):
     """What `smtpsctl dmarc` prints for the same inputs (str)."""
     p = subprocess.run([smtpsctl(), "dmarc", "--ip", ip, "--helo", helo,
                         "--mail-from", mail_from, "--authserv-id",
                         authserv_id, "--resolver",
-                        "127.0.0.1@%d" % resolver_port],
+                        "127.0.0.1@%d" % resolver_port] + list(extra),
                        input=msg, capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr
     return p.stdout.decode()

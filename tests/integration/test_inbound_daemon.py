@@ -436,3 +436,25 @@ def test_unprivileged_workers_write_the_database(nsd, daemons):
     finally:
         daemons.stop_all()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_spf_helo_check_reported_and_equal_to_smtpsctl(nsd, daemons):
+    """spf-helo-check yes: the HELO identity is checked on its own (RFC
+    7208 2.3) and reported as a second spf resinfo; `smtpsctl dmarc
+    --helo-check` prints the same field."""
+    cfg = ib.inbound_config(daemons, nsd, extra=["spf-helo-check yes"])
+    daemons.start(cfg)
+    tok = h.token()
+    msg = ib.message("x@none.inboundtest", tok)
+    code, text = ib.send(cfg.port("mx"), "x@none.inboundtest", [RCPT], msg,
+                         helo="pass.inboundtest")
+    assert code == 250, text
+    got = ib.wait_in(cfg, RCPT, tok)
+    ar = ib.fields(got, "Authentication-Results")
+    assert len(ar) == 1
+    assert "spf=fail smtp.mailfrom=none.inboundtest; spf=pass " \
+        "smtp.helo=pass.inboundtest;" in ar[0], ar
+    cli = ib.smtpsctl_dmarc(nsd, "127.0.0.1", "pass.inboundtest",
+                            "x@none.inboundtest", msg,
+                            extra=["--helo-check"])
+    assert ar == [ib.unfold(cli.split(":", 1)[1])]

@@ -371,6 +371,9 @@ static const struct {
 	{ "spf-reject-without-dmarc bad", L25 "spf-reject-without-dmarc x\n",
 	    "t.conf:2: spf-reject-without-dmarc: bad value \"x\" (want yes "
 	    "or no)", E_INVAL },
+	{ "spf-helo-check bad", L25 "spf-helo-check always\n",
+	    "t.conf:2: spf-helo-check: bad value \"always\" (want yes or no)",
+	    E_INVAL },
 	{ "temperror-action bad", L25 "temperror-action reject\n",
 	    "t.conf:2: temperror-action: bad value \"reject\" (want accept "
 	    "or defer)", E_INVAL },
@@ -439,6 +442,7 @@ test_inbound_keywords(void)
 	    "authserv-id Auth.Example.Test\n"
 	    "dmarc-enforce no\n"
 	    "spf-reject-without-dmarc yes\n"
+	    "spf-helo-check yes\n"
 	    "temperror-action defer\n"
 	    "dmarc-discovery psl\n"
 	    "trusted-forwarder 192.0.2.0/24 198.51.100.9\n"
@@ -457,6 +461,7 @@ test_inbound_keywords(void)
 	CHECK(!c->dmarc_enforce, "dmarc-enforce no");
 	CHECK(c->spf_reject_without_dmarc, "spf-reject-without-dmarc yes");
 	CHECK(c->temperror_defer, "temperror-action defer");
+	CHECK(c->spf_helo_check, "spf-helo-check yes");
 	CHECK(c->dmarc_discovery_psl, "dmarc-discovery psl");
 	CHECK_INT(c->ntrusted_forwarders, 4, "forwarders over two lines");
 	CHECK_INT(c->check_timeout_spf, 15, "check-timeout spf");
@@ -500,6 +505,7 @@ test_inbound_keywords(void)
 		CHECK(!c->spf_reject_without_dmarc,
 		    "default spf-reject-without-dmarc no");
 		CHECK(!c->temperror_defer, "default temperror-action accept");
+		CHECK(!c->spf_helo_check, "default spf-helo-check no");
 		CHECK_INT(c->check_timeout_spf, 20,
 		    "default SPF budget (RFC 7208 4.6.4)");
 	}
@@ -615,6 +621,7 @@ test_print_round_trip(void)
 		    "inbound-checks on\n"
 		    "dmarc-enforce yes\n"
 		    "spf-reject-without-dmarc no\n"
+		    "spf-helo-check no\n"
 		    "temperror-action accept\n"
 		    "dmarc-discovery treewalk\n"
 		    "check-timeout spf 20\n"

@@ -246,6 +246,62 @@ test_override(void)
 	free(msg);
 }
 
+/* test_helo_check - RFC 7208 2.3: the HELO identity checked on its own */
+static void
+test_helo_check(void)
+{
+	static const struct {
+		const char *name, *mail_from, *helo, *want;
+	} hc[] = {
+		{ "HELO check next to MAIL FROM", "a@reject.example",
+		    "pass.example",
+		    "Authentication-Results: mx.test; spf=fail "
+		    "smtp.mailfrom=reject.example; spf=pass "
+		    "smtp.helo=pass.example; dkim=none (no signature); "
+		    "dmarc=fail (p=reject sp=reject dis=reject) "
+		    "header.from=reject.example policy.dmarc=reject" },
+		{ "null sender: one check, of the HELO", "", "pass.example",
+		    "Authentication-Results: mx.test; spf=pass "
+		    "smtp.helo=pass.example; dkim=none (no signature); "
+		    "dmarc=fail (p=reject sp=reject dis=reject) "
+		    "header.from=reject.example policy.dmarc=reject" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(hc) / sizeof(hc[0]); i++) {
+		struct dns_resolver *r = zone();
+		struct inbound_params p;
+		struct inbound *ib = NULL;
+		struct done d = { 0 };
+		struct buf out;
+		char *msg = message("ceo@reject.example", false), *got;
+
+		memset(&p, 0, sizeof(p));
+		p.ip = "192.0.2.1";
+		p.helo = hc[i].helo;
+		p.mail_from = hc[i].mail_from;
+		p.authserv_id = "mx.test";
+		p.now = NOW;
+		p.check_helo = true;
+		(void)inbound_new(&ib, &p);
+		inbound_start_spf(ib, r);
+		inbound_message(ib, r, msg, strlen(msg), done_cb, &d);
+		dns_resolver_wait(r);
+		CHECK_INT(d.calls, 1, hc[i].name);
+		CHECK_INT(inbound_spf_helo(ib) != NULL, *hc[i].mail_from != 0,
+		    hc[i].name);
+		buf_init(&out, 1 << 16);
+		(void)inbound_authres(ib, NULL, &out);
+		got = unfold(buf_cstr(&out));
+		CHECK_STR(got, hc[i].want, hc[i].name);
+		free(got);
+		buf_fini(&out);
+		inbound_free(ib);
+		dns_resolver_free(r);
+		free(msg);
+	}
+}
+
 /* test_orphan - freed with queries out: no callback, no leak, no use
    after free (the sanitizer build checks the last two) */
 static void
@@ -373,6 +429,7 @@ main(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(i);
 	test_override();
+	test_helo_check();
 	test_orphan();
 	test_budget();
 	test_strip();

@@ -163,7 +163,7 @@ fi
 
 # --- the load generator, sending a prepared message -------------------------
 patch -s -o "$W/load.c" bench/load.c bench/inbound/load-message-file.patch ||
-	{ say "bench/inbound/load-message-file.patch no longer applies"; exit 1; }
+	{ say "bench/inbound/load-message-file.patch does not apply"; exit 1; }
 # shellcheck disable=SC2046
 cc -std=gnu11 -O2 -D_GNU_SOURCE -o "$W/smtpsd-load" "$W/load.c" \
     $(pkg-config --libs openssl) -lpthread -lm
@@ -208,7 +208,8 @@ nsd-checkconf "$W/nsd/nsd.conf"
 nsd -d -c "$W/nsd/nsd.conf" >"$W/nsd/stderr" 2>&1 &
 NSD_PID=$!
 # Wait (10 s) until it answers for the DKIM key.
-"$PY" - "$DNS" <<'EOF' || { say "NSD did not answer"; cat "$W/nsd/stderr" >&2; exit 1; }
+"$PY" - "$DNS" <<'EOF' ||
+	{ say "NSD did not answer"; cat "$W/nsd/stderr" >&2; exit 1; }
 import sys, time
 import dns.resolver
 r = dns.resolver.Resolver(configure=False)
@@ -288,13 +289,17 @@ echo "nameserver $DNS" >"$W/inbound/resolv.conf"
 chmod 644 "$W/inbound/"*.conf "$W/inbound/"*.py "$W/inbound/ignore.hosts"
 chown postfix:postfix "$W/milter"
 chmod 750 "$W/milter"
+milters="unix:$W/milter/opendkim.sock, unix:$W/milter/opendmarc.sock"
+rcpt="reject_unauth_destination,"
+rcpt="$rcpt check_policy_service unix:private/policyd-spf, permit"
 postconf -c "$PF/etc" -e \
-    "smtpd_milters = unix:$W/milter/opendkim.sock, unix:$W/milter/opendmarc.sock" \
+    "smtpd_milters = $milters" \
     "milter_default_action = tempfail" \
-    "smtpd_recipient_restrictions = reject_unauth_destination, check_policy_service unix:private/policyd-spf, permit" \
+    "smtpd_recipient_restrictions = $rcpt" \
     "policyd-spf_time_limit = 3600"
 printf '%s\n' "policyd-spf unix - n n - 0 spawn user=policyd-spf" \
-    "  argv=$PY $W/inbound/policyd-spf-wrap.py $DNS@53 $W/inbound/policyd-spf.conf" \
+    "  argv=$PY $W/inbound/policyd-spf-wrap.py $DNS@53" \
+    "  $W/inbound/policyd-spf.conf" \
     >>"$PF/etc/master.cf"
 postfix -c "$PF/etc" check
 
@@ -366,7 +371,8 @@ server_info() {
 	case "$1" in
 	smtpsd) echo "$SD_PORT $SD_PID $W/smtpsd/mail/example.test/demo/new" ;;
 	smtpsd-off)
-		echo "$SD0_PORT $SD0_PID $W/smtpsd-off/mail/example.test/demo/new"
+		echo "$SD0_PORT $SD0_PID" \
+		    "$W/smtpsd-off/mail/example.test/demo/new"
 		;;
 	postfix) echo "$PF_PORT $PF_TREE $PF/mail/example.test/demo/new" ;;
 	esac
@@ -461,9 +467,13 @@ if command -v swaks >/dev/null 2>&1; then
 		ok=yes
 		case "$a" in 250*) ;; *) ok=no ;; esac
 		case "$b" in "550 5.7.1"*) ;; *) ok=no ;; esac
-		printf '== %s probes: %s\n   unsigned, SPF pass: %s\n   unsigned, MAIL FROM x@nospf.inboundbench: %s\n' \
-		    "$1" "$([ $ok = yes ] && echo "as expected" ||
-		    echo UNEXPECTED)" "$a" "$b" | tee -a "$VERIFY" >&2
+		[ $ok = yes ] && ok="as expected" || ok=UNEXPECTED
+		{
+			printf '== %s probes: %s\n' "$1" "$ok"
+			printf '   unsigned, SPF pass: %s\n' "$a"
+			printf '   unsigned, MAIL FROM %s: %s\n' \
+			    x@nospf.inboundbench "$b"
+		} | tee -a "$VERIFY" >&2
 	done
 else
 	say "no swaks: the DMARC accept/reject probes are skipped"

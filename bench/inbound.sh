@@ -32,9 +32,7 @@
 # OpenDMARC, Received-SPF from policyd-spf; smtpsd's A-R with spf=pass
 # dkim=pass dmarc=pass).
 #
-# bench/load.c sends a generated message; this script builds a copy of it
-# with bench/inbound/load-message-file.patch applied, which makes it send
-# the file named by SMTPSD_LOAD_MESSAGE_FILE instead.
+# build/smtpsd-load sends the prepared, signed message (--message-file).
 #
 # Environment:
 #   BENCH_QUICK=1          one short round
@@ -49,6 +47,7 @@
 # $BUILD/bench/inbound.md (the table) and $BUILD/bench/inbound-verify.txt
 # (the verdict headers of the delivered messages).
 set -eu
+cd "$(dirname "$0")/.."
 
 B=${BUILD:-build}
 SMTPSD=$B/smtpsd
@@ -80,7 +79,7 @@ if [ "$(id -u)" != 0 ]; then
 	say "needs root (Postfix's master, NSD on port 53, a mount namespace)"
 	exit 1
 fi
-for p in postfix opendkim opendmarc policyd-spf nsd unshare patch cc; do
+for p in postfix opendkim opendmarc policyd-spf nsd unshare cc; do
 	command -v "$p" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin
 	command -v "$p" >/dev/null 2>&1 || { say "missing $p"; exit 1; }
 done
@@ -162,12 +161,8 @@ if ss -lunH "sport = :53" | grep -q "$DNS:53\|0.0.0.0:53\|\*:53"; then
 fi
 
 # --- the load generator, sending a prepared message -------------------------
-patch -s -o "$W/load.c" bench/load.c bench/inbound/load-message-file.patch ||
-	{ say "bench/inbound/load-message-file.patch does not apply"; exit 1; }
-# shellcheck disable=SC2046
-cc -std=gnu11 -O2 -D_GNU_SOURCE -o "$W/smtpsd-load" "$W/load.c" \
-    $(pkg-config --libs openssl) -lpthread -lm
-LOAD=$W/smtpsd-load
+LOAD=$(pwd)/build/smtpsd-load
+[ -x "$LOAD" ] || { say "build/smtpsd-load is missing (make bench builds it)"; exit 1; }
 
 # --- certificate, DKIM key, zone, NSD --------------------------------------
 mkdir -p "$W/inbound" "$W/nsd" "$W/milter"
@@ -384,7 +379,7 @@ run_load() {
 	set -- "$1" "$2" "$3" "$4" $(server_info "$1")
 	[ -d "$7" ] && find "$7" -type f -delete
 	sleep 1
-	SMTPSD_LOAD_MESSAGE_FILE=$MSG "$LOAD" --host 127.0.0.1 --port "$5" \
+	"$LOAD" --message-file "$MSG" --host 127.0.0.1 --port "$5" \
 	    --server-pid "$6" --maildir "$7" \
 	    --delivery-timeout "$DELIVERY_LIMIT" --duration-limit "$LIMIT" \
 	    --label "$2" --starttls --sessions "$3" --messages "$4" \

@@ -442,11 +442,13 @@ dkim_sig_parse(struct dkim_sig *s, const char *value, size_t n,
 	if ((t = find_tag(tags, nt, "i")) != NULL) {
 		*why = DKIM_R_SIG_BAD_TAG;
 		at = memchr(t->value, '@', t->value_len);
-		if (at == NULL)
+		/* a NUL inside i= would hide the '@' from string functions */
+		if (at == NULL || memchr(t->value, '\0', t->value_len) != NULL)
 			return E_SYNTAX;
 		s->identity = xstrndup(t->value, t->value_len);
 		*why = DKIM_R_DOMAIN_MISMATCH;
-		if (!domain_within(strchr(s->identity, '@') + 1, s->domain))
+		if (!domain_within(s->identity + (at - t->value) + 1,
+		    s->domain))
 			return E_SYNTAX;
 	} else
 		s->identity = xasprintf("@%s", s->domain);

@@ -1366,8 +1366,10 @@ print_text(struct buf *o, const struct report *rp)
 	}
 }
 
-/* skip_mbox_from - past a leading mbox "From " line */
-static size_t
+/* skip_mbox_from - past a leading mbox "From " line (not inlined: gcc's
+   -Wstringop-overread otherwise takes buf_data()'s "" for an empty buffer,
+   which the caller has already refused, as the argument) */
+static size_t __attribute__((noinline))
 skip_mbox_from(const char *p, size_t n)
 {
 	const char *nl;

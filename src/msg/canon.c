@@ -182,14 +182,17 @@ canon_body_init(struct canon_body *c, enum canon_mode m, canon_emit *emit,
 
 /* relaxed_run - relaxed canonicalisation of bytes holding no CR: WSP
    runs become one SP, emitted only when more content follows on the line
-   (RFC 6376 3.4.4).  Each input byte gives at most one output byte (a
-   space stands for at least one WSP) plus the one space pending from
-   before, so room is checked once per stretch rather than per byte. */
+   (RFC 6376 3.4.4).  The loop has no data-dependent branch: every byte
+   stores the pending space and itself, and the output pointer moves past
+   each only when it belongs in the output.  Output so far is at most one
+   more than the input so far (the space pending from before), and each
+   step writes at most two bytes ahead, so a stretch of room - 2 bytes
+   fits; room is checked once per stretch. */
 static void
 relaxed_run(struct canon_body *c, const unsigned char *p, size_t n)
 {
 	size_t i, m, room;
-	bool wsp;
+	unsigned wsp, w;
 	char *o;
 
 	while (n > 0) {
@@ -208,28 +211,25 @@ relaxed_run(struct canon_body *c, const unsigned char *p, size_t n)
 			c->wsp = wsp;
 		}
 		room = sizeof(c->out) - c->outlen;
-		if (room < 2) {
+		if (room < 3) {
 			flush(c);
 			room = sizeof(c->out);
 		}
-		m = n < room - 1 ? n : room - 1;
+		m = n < room - 2 ? n : room - 2;
 		o = c->out + c->outlen;
 		wsp = c->wsp;
 		for (i = 0; i < m; i++) {
 			unsigned char ch = p[i];
 
-			if (ch == ' ' || ch == '\t') {
-				wsp = true;
-				continue;
-			}
-			if (wsp) {
-				*o++ = ' ';
-				wsp = false;
-			}
-			*o++ = (char)ch;
+			w = (unsigned)(ch == ' ') | (unsigned)(ch == '\t');
+			*o = ' ';
+			o += wsp & (w ^ 1u);
+			*o = (char)ch;
+			o += w ^ 1u;
+			wsp = w;
 		}
 		c->outlen = (size_t)(o - c->out);
-		c->wsp = wsp;
+		c->wsp = wsp != 0;
 		c->any = true;
 		p += m;
 		n -= m;

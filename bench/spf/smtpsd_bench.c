@@ -32,8 +32,10 @@ done(void *arg, struct spf *s)
 	ndone++;
 	if (spf_result(s) == SPF_PASS)
 		npass++;
-	else
-		nother++;
+	else if (nother++ < 5)
+		fprintf(stderr, "smtpsd_bench: %s: %s (%s)\n", spf_domain(s),
+		    spf_result_str(spf_result(s)),
+		    spf_problem(s) ? spf_problem(s) : "-");
 }
 
 /* now_s - monotonic seconds */

@@ -3,6 +3,8 @@
  */
 #include "msg/canon.h"
 
+#include <endian.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -180,19 +182,50 @@ canon_body_init(struct canon_body *c, enum canon_mode m, canon_emit *emit,
 	c->arg = arg;
 }
 
+/* Word-at-a-time byte tests: the top bit of each byte of the result is
+   set where that byte of x equals the byte repeated in c. */
+#define CANON_LO7 0x7f7f7f7f7f7f7f7fULL
+#define CANON_HI1 0x8080808080808080ULL
+#define CANON_SP 0x2020202020202020ULL
+#define CANON_TAB 0x0909090909090909ULL
+
+/* bytes_eq - top bit set in each byte of x equal to the byte in c */
+static inline uint64_t
+bytes_eq(uint64_t x, uint64_t c)
+{
+	uint64_t t = x ^ c;
+
+	return ~(((t & CANON_LO7) + CANON_LO7) | t) & CANON_HI1;
+}
+
+/* plain8 - the 8 bytes at p are their own relaxed form: no tab and no
+   space followed by WSP (p[8] is read as the byte after the last) */
+static inline bool
+plain8(const unsigned char *p)
+{
+	uint64_t x, y;
+
+	memcpy(&x, p, 8);
+	memcpy(&y, p + 1, 8);
+	x = le64toh(x);
+	y = le64toh(y);
+	return (bytes_eq(x, CANON_TAB) | (bytes_eq(x, CANON_SP) &
+	    (bytes_eq(y, CANON_SP) | bytes_eq(y, CANON_TAB)))) == 0;
+}
+
 /* relaxed_run - relaxed canonicalisation of bytes holding no CR: WSP
    runs become one SP, emitted only when more content follows on the line
-   (RFC 6376 3.4.4).  The loop has no data-dependent branch: every byte
-   stores the pending space and itself, and the output pointer moves past
-   each only when it belongs in the output.  Output so far is at most one
-   more than the input so far (the space pending from before), and each
-   step writes at most two bytes ahead, so a stretch of room - 2 bytes
-   fits; room is checked once per stretch. */
+   (RFC 6376 3.4.4).  Stretches of 8 bytes with no tab and no WSP after a
+   space are copied whole (only when no space is pending and the byte after
+   them is in the run, so a last space is still followed by content); the
+   rest goes byte by byte.  Each input byte gives at most one output byte
+   plus the one space pending from before, so room is checked once per
+   stretch rather than per byte. */
 static void
 relaxed_run(struct canon_body *c, const unsigned char *p, size_t n)
 {
 	size_t i, m, room;
-	unsigned wsp, w;
+	bool wsp;
 	char *o;
 
 	while (n > 0) {
@@ -211,25 +244,35 @@ relaxed_run(struct canon_body *c, const unsigned char *p, size_t n)
 			c->wsp = wsp;
 		}
 		room = sizeof(c->out) - c->outlen;
-		if (room < 3) {
+		if (room < 2) {
 			flush(c);
 			room = sizeof(c->out);
 		}
-		m = n < room - 2 ? n : room - 2;
+		m = n < room - 1 ? n : room - 1;
 		o = c->out + c->outlen;
 		wsp = c->wsp;
-		for (i = 0; i < m; i++) {
-			unsigned char ch = p[i];
+		for (i = 0; i < m; ) {
+			unsigned char ch;
 
-			w = (unsigned)(ch == ' ') | (unsigned)(ch == '\t');
-			*o = ' ';
-			o += wsp & (w ^ 1u);
-			*o = (char)ch;
-			o += w ^ 1u;
-			wsp = w;
+			if (!wsp && i + 9 <= m && plain8(p + i)) {
+				memcpy(o, p + i, 8);
+				o += 8;
+				i += 8;
+				continue;
+			}
+			ch = p[i++];
+			if (ch == ' ' || ch == '\t') {
+				wsp = true;
+				continue;
+			}
+			if (wsp) {
+				*o++ = ' ';
+				wsp = false;
+			}
+			*o++ = (char)ch;
 		}
 		c->outlen = (size_t)(o - c->out);
-		c->wsp = wsp != 0;
+		c->wsp = wsp;
 		c->any = true;
 		p += m;
 		n -= m;

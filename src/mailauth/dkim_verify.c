@@ -449,6 +449,68 @@ check_key(struct dkim_verify *v, struct sigstate *s,
 	return r == 1 ? DKIM_R_OK : DKIM_R_SIGNATURE;
 }
 
+/*
+ * A few parsed key records per thread, keyed by the exact record text, so
+ * a repeated record (the same big senders over and over) is not parsed
+ * and base64-decoded again for every message.  Fixed-size slots in
+ * thread-local storage: nothing to free, records or keys too long for a
+ * slot are simply parsed each time.  Only records that parsed cleanly are
+ * kept; a failing record is re-parsed to give its reason.
+ */
+#define KEYREC_MEMO_SLOTS 4
+#define KEYREC_MEMO_TXT 512
+#define KEYREC_MEMO_PUB 640
+
+struct keyrec_memo {
+	size_t tlen;		/* 0: empty slot */
+	char txt[KEYREC_MEMO_TXT];
+	struct dkim_keyrec k;	/* k.pub points at pub below */
+	unsigned char pub[KEYREC_MEMO_PUB];
+	unsigned long long used;
+};
+
+static __thread struct keyrec_memo keyrec_memo[KEYREC_MEMO_SLOTS];
+static __thread unsigned long long keyrec_memo_clock;
+
+/* keyrec_memo_find - the parsed record for this exact text, or NULL */
+static const struct dkim_keyrec *
+keyrec_memo_find(const char *txt, size_t n)
+{
+	struct keyrec_memo *e;
+	size_t i;
+
+	for (i = 0; i < KEYREC_MEMO_SLOTS; i++) {
+		e = &keyrec_memo[i];
+		if (e->tlen != 0 && e->tlen == n && memcmp(e->txt, txt, n) == 0) {
+			e->used = ++keyrec_memo_clock;
+			return &e->k;
+		}
+	}
+	return NULL;
+}
+
+/* keyrec_memo_put - keep a cleanly parsed record, evicting the least
+   recently used slot; too long a record or key is not kept */
+static void
+keyrec_memo_put(const char *txt, size_t n, const struct dkim_keyrec *k)
+{
+	struct keyrec_memo *e = &keyrec_memo[0];
+	size_t i;
+
+	if (n == 0 || n > KEYREC_MEMO_TXT || k->pub_len > KEYREC_MEMO_PUB)
+		return;
+	for (i = 1; i < KEYREC_MEMO_SLOTS; i++)
+		if (keyrec_memo[i].used < e->used)
+			e = &keyrec_memo[i];
+	memcpy(e->txt, txt, n);
+	e->tlen = n;
+	e->k = *k;
+	if (k->pub_len)
+		memcpy(e->pub, k->pub, k->pub_len);
+	e->k.pub = k->pub_len ? e->pub : NULL;
+	e->used = ++keyrec_memo_clock;
+}
+
 /* dkim_verify_key_answer - the answer to query i */
 int
 dkim_verify_key_answer(struct dkim_verify *v, size_t qi,
@@ -456,8 +518,8 @@ dkim_verify_key_answer(struct dkim_verify *v, size_t qi,
     size_t n)
 {
 	struct dkim_keyrec k;
+	const struct dkim_keyrec *use = NULL;
 	enum dkim_reason why = DKIM_R_KEY_MISSING, first = DKIM_R_OK;
-	bool have = false;
 	size_t i;
 
 	if (qi >= v->nq || v->answered[qi])
@@ -467,16 +529,19 @@ dkim_verify_key_answer(struct dkim_verify *v, size_t qi,
 	if (st == DKIM_KEY_TEMPFAIL)
 		why = DKIM_R_KEY_UNAVAILABLE;
 	else if (st == DKIM_KEY_FOUND) {
-		for (i = 0; i < n && !have; i++) {
-			if (dkim_keyrec_parse(&k, txts[i], lens[i], &why) == 0)
-				have = true;
-			else {
+		for (i = 0; i < n && use == NULL; i++) {
+			if ((use = keyrec_memo_find(txts[i], lens[i])) != NULL)
+				break;
+			if (dkim_keyrec_parse(&k, txts[i], lens[i], &why) == 0) {
+				keyrec_memo_put(txts[i], lens[i], &k);
+				use = &k;
+			} else {
 				dkim_keyrec_fini(&k);
 				if (first == DKIM_R_OK)
 					first = why;
 			}
 		}
-		if (!have)
+		if (use == NULL)
 			why = n ? first : DKIM_R_KEY_MISSING;
 	}
 	for (i = 0; i < v->nsigs; i++) {
@@ -484,7 +549,7 @@ dkim_verify_key_answer(struct dkim_verify *v, size_t qi,
 
 		if (s->decided || s->query != qi)
 			continue;
-		decide(s, have ? check_key(v, s, &k) : why);
+		decide(s, use ? check_key(v, s, use) : why);
 	}
 	dkim_keyrec_fini(&k);
 	return 0;

@@ -173,34 +173,8 @@ static void
 key_cb(void *arg, const struct dns_answer *ans)
 {
 	struct lookup *l = arg;
-	const char **txts;
-	size_t *lens, i, n = 0;
 
-	switch (ans->status) {
-	case DNS_OK:
-		txts = xcalloc(ans->nrrs + 1, sizeof(*txts));
-		lens = xcalloc(ans->nrrs + 1, sizeof(*lens));
-		for (i = 0; i < ans->nrrs; i++) {
-			if (ans->rrs[i].type != DNS_T_TXT || !ans->rrs[i].txt)
-				continue;
-			txts[n] = ans->rrs[i].txt;
-			lens[n++] = ans->rrs[i].txt_len;
-		}
-		dkim_verify_key_answer(l->v, l->qi, n ? DKIM_KEY_FOUND :
-		    DKIM_KEY_NOTFOUND, txts, lens, n);
-		free(txts);
-		free(lens);
-		break;
-	case DNS_NODATA:
-	case DNS_NXDOMAIN:
-		dkim_verify_key_answer(l->v, l->qi, DKIM_KEY_NOTFOUND, NULL,
-		    NULL, 0);
-		break;
-	default:
-		dkim_verify_key_answer(l->v, l->qi, DKIM_KEY_TEMPFAIL, NULL,
-		    NULL, 0);
-		break;
-	}
+	dkim_verify_dns_answer(l->v, l->qi, ans);
 }
 
 /* resolve_keys - answer every key query from --key-record or DNS */

@@ -32,6 +32,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dns/dns.h"
+
 #include "msg/canon.h"
 
 struct buf;
@@ -230,6 +232,13 @@ const char *dkim_verify_query(const struct dkim_verify *v, size_t i);
 int dkim_verify_key_answer(struct dkim_verify *v, size_t i,
     enum dkim_key_status st, const char *const *txts, const size_t *lens,
     size_t n);
+/*
+ * dkim_verify_dns_answer - dkim_verify_key_answer() from a DNS answer:
+ * TXT records found, NODATA/NXDOMAIN as no key, anything else a
+ * temporary failure.  The one translation the CLI and the daemon share.
+ */
+int dkim_verify_dns_answer(struct dkim_verify *v, size_t i,
+    const struct dns_answer *ans);
 /* dkim_verify_done - every query answered (or none needed) */
 bool dkim_verify_done(const struct dkim_verify *v);
 size_t dkim_verify_nsigs(const struct dkim_verify *v);

@@ -511,6 +511,41 @@ keyrec_memo_put(const char *txt, size_t n, const struct dkim_keyrec *k)
 	e->used = ++keyrec_memo_clock;
 }
 
+/* dkim_verify_dns_answer - see dkim.h */
+int
+dkim_verify_dns_answer(struct dkim_verify *v, size_t qi,
+    const struct dns_answer *ans)
+{
+	const char **txts;
+	size_t *lens, i, n = 0;
+	int r;
+
+	switch (ans->status) {
+	case DNS_OK:
+		txts = xcalloc(ans->nrrs + 1, sizeof(*txts));
+		lens = xcalloc(ans->nrrs + 1, sizeof(*lens));
+		for (i = 0; i < ans->nrrs; i++) {
+			if (ans->rrs[i].type != DNS_T_TXT ||
+			    ans->rrs[i].txt == NULL)
+				continue;
+			txts[n] = ans->rrs[i].txt;
+			lens[n++] = ans->rrs[i].txt_len;
+		}
+		r = dkim_verify_key_answer(v, qi, n ? DKIM_KEY_FOUND :
+		    DKIM_KEY_NOTFOUND, txts, lens, n);
+		free(txts);
+		free(lens);
+		return r;
+	case DNS_NODATA:
+	case DNS_NXDOMAIN:
+		return dkim_verify_key_answer(v, qi, DKIM_KEY_NOTFOUND, NULL,
+		    NULL, 0);
+	default:
+		return dkim_verify_key_answer(v, qi, DKIM_KEY_TEMPFAIL, NULL,
+		    NULL, 0);
+	}
+}
+
 /* dkim_verify_key_answer - the answer to query i */
 int
 dkim_verify_key_answer(struct dkim_verify *v, size_t qi,

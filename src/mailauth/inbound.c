@@ -274,8 +274,6 @@ dkim_cb(void *arg, const struct dns_answer *ans)
 {
 	struct dkim_lookup *l = arg;
 	struct inbound *ib = l->ib;
-	const char **txts;
-	size_t *lens, n;
 
 	if (answer_arrived(ib))
 		return;
@@ -285,24 +283,7 @@ dkim_cb(void *arg, const struct dns_answer *ans)
 		dkim_key_done(ib);
 		return;
 	}
-	switch (ans->status) {
-	case DNS_OK:
-		n = txt_strings(ans, &txts, &lens);
-		dkim_verify_key_answer(ib->dkim, l->qi, n ? DKIM_KEY_FOUND :
-		    DKIM_KEY_NOTFOUND, txts, lens, n);
-		free(txts);
-		free(lens);
-		break;
-	case DNS_NODATA:
-	case DNS_NXDOMAIN:
-		dkim_verify_key_answer(ib->dkim, l->qi, DKIM_KEY_NOTFOUND,
-		    NULL, NULL, 0);
-		break;
-	default:
-		dkim_verify_key_answer(ib->dkim, l->qi, DKIM_KEY_TEMPFAIL,
-		    NULL, NULL, 0);
-		break;
-	}
+	dkim_verify_dns_answer(ib->dkim, l->qi, ans);
 	dkim_key_done(ib);
 }
 

@@ -23,6 +23,7 @@
 
 #include "queue/spool.h"
 #include "util/err.h"
+#include "util/fanout.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -437,52 +438,33 @@ sync_close(int fd)
 /* The fdatasync of many files at once: a file system commits its journal
    for all of them together (ext4, xfs), so N files in flight cost little
    more than one, where N in a row cost N journal commits. */
-#define SYNC_THREADS 8
-
 struct sync_job {
 	int *fds;		/* in: descriptors (closed after the sync) */
 	int *errs;		/* out: errno per descriptor, 0 if durable */
 	bool dirs;		/* fsync (directories) instead of fdatasync */
-	size_t n;
-	size_t next;		/* atomically taken */
 };
 
-/* sync_worker - take descriptors until none is left */
-static void *
-sync_worker(void *arg)
+/* sync_item - fanout_run() item: sync and close one descriptor */
+static void
+sync_item(void *arg, size_t i)
 {
 	struct sync_job *j = arg;
-	size_t i;
 
-	while ((i = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED)) <
-	    j->n) {
-		if (j->dirs) {
-			j->errs[i] = fsync(j->fds[i]) < 0 ? errno : 0;
-			close(j->fds[i]);
-		} else {
-			j->errs[i] = sync_close(j->fds[i]);
-		}
+	if (j->dirs) {
+		j->errs[i] = fsync(j->fds[i]) < 0 ? errno : 0;
+		close(j->fds[i]);
+	} else {
+		j->errs[i] = sync_close(j->fds[i]);
 	}
-	return NULL;
 }
 
-/* sync_many - sync n descriptors on up to SYNC_THREADS threads */
+/* sync_many - sync n descriptors, several in flight at once */
 static void
 sync_many(int *fds, int *errs, size_t n, bool dirs)
 {
-	struct sync_job j = { fds, errs, dirs, n, 0 };
-	pthread_t t[SYNC_THREADS];
-	size_t k, nt = n < SYNC_THREADS ? n : SYNC_THREADS;
-	size_t started = 0;
+	struct sync_job j = { fds, errs, dirs };
 
-	/* The calling thread works too; a failed pthread_create only
-	   means fewer helpers. */
-	for (k = 1; k < nt; k++)
-		if (pthread_create(&t[started], NULL, sync_worker, &j) == 0)
-			started++;
-	sync_worker(&j);
-	for (k = 0; k < started; k++)
-		pthread_join(t[k], NULL);
+	fanout_run(sync_item, &j, n);
 }
 
 /* link_new - link tmp to dst (EEXIST: delivered before), creating the

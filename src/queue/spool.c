@@ -625,8 +625,12 @@ retire(struct spool *sp, const char *id)
 	if (fstatat(sp->queue_fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode) && st.st_nlink == 1 &&
 	    st.st_size <= FREE_FILE_MAX && free_room(sp)) {
-		if (rename_nr(sp->queue_fd, id, sp->free_fd, id) == 0)
+		if (rename_nr(sp->queue_fd, id, sp->free_fd, id) == 0) {
+			pthread_mutex_lock(&sp->free_lock);
+			sp->free_empty_ms = 0;	/* worth a look again */
+			pthread_mutex_unlock(&sp->free_lock);
 			return 0;
+		}
 		pthread_mutex_lock(&sp->free_lock);
 		sp->free_est--;
 		pthread_mutex_unlock(&sp->free_lock);
@@ -1397,6 +1401,10 @@ spool_recover(struct spool *sp)
 	for (i = 0; i < n; i++)
 		unlinkat(sp->free_fd, names[i], 0);
 	spool_ids_free(names, n);
+	pthread_mutex_lock(&sp->free_lock);
+	sp->free_n = sp->free_i = sp->free_est = 0;
+	sp->free_empty_ms = sp->free_count_ms = 0;
+	pthread_mutex_unlock(&sp->free_lock);
 	if (n > 0)
 		log_info(NULL, "spool recover recycled_files_removed=%zu", n);
 

@@ -5,6 +5,7 @@
  *	tmp/	files being written (discarded at start)
  *	queue/	committed messages, one file each, named by queue id
  *	corrupt/ files that failed validation (kept for the admin, logged)
+ *	free/	delivered files kept for reuse (emptied at start)
  *
  * A spool file is a sequence of typed, length-prefixed records:
  *	u8 type, u32 length (big-endian), length bytes

@@ -732,6 +732,88 @@ test_disk_full(struct spool *sp)
 	free(big);
 }
 
+/* inode_of - the inode number of root/sub/name, 0 if absent */
+static ino_t
+inode_of(const char *sub, const char *name)
+{
+	char path[1024];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", root, sub, name);
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* test_recycle - a delivered file goes to free/, the next commit writes
+   over it (shorter content cut to length, never the old bytes), a big one
+   is unlinked, and recovery empties free/ */
+static void
+test_recycle(struct spool *sp)
+{
+	struct spool_envelope env = sample_env();
+	struct spool_message m;
+	char id1[32], id2[32], id3[32], big_id[32], *big;
+	char *ids[1];
+	ino_t ino;
+	size_t i, blen = 300 * 1024;
+	char longtext[4096];
+
+	CHECK(spool_recover(sp) >= 0, "recycle: recover first");
+	CHECK_INT(count_dir(root, "free"), 0, "recycle: free/ starts empty");
+	/* A long message, delivered: its file waits in free/. */
+	for (i = 0; i + 1 < sizeof(longtext); i++)
+		longtext[i] = (char)('a' + i % 26);
+	longtext[sizeof(longtext) - 1] = '\0';
+	CHECK_INT(commit_one(sp, &env, longtext, id1), 0, "recycle: commit");
+	ino = inode_of("queue", id1);
+	ids[0] = id1;
+	CHECK_INT(spool_remove_batch(sp, ids, 1), 0, "recycle: remove");
+	CHECK_INT(inode_of("queue", id1), 0, "recycle: gone from queue/");
+	CHECK(ino != 0 && inode_of("free", id1) == ino,
+	    "recycle: the same file is in free/");
+
+	/* The next commit takes it back and writes over it. */
+	CHECK_INT(commit_one(sp, &env, "short\r\n", id2), 0,
+	    "recycle: commit again");
+	CHECK(inode_of("queue", id2) == ino, "recycle: the file was reused");
+	CHECK_INT(count_dir(root, "free"), 0, "recycle: free/ empty again");
+	CHECK_INT(spool_load(sp, id2, &m), 0, "recycle: reused file loads");
+	CHECK(m.msg_len == 7 && memcmp(m.msg, "short\r\n", 7) == 0,
+	    "recycle: only the new message, cut to length");
+	spool_message_fini(&m);
+
+	/* Something that is not a plain file in free/ is never written to. */
+	{
+		char path[1024];
+
+		snprintf(path, sizeof(path), "%s/free/zzlink", root);
+		CHECK_INT(symlink("/etc/passwd", path), 0, "recycle: symlink");
+		CHECK_INT(commit_one(sp, &env, "after link\r\n", id3), 0,
+		    "recycle: commit past a symlink in free/");
+		CHECK(inode_of("queue", id3) != 0, "recycle: committed");
+		CHECK_INT(count_dir(root, "free"), 0,
+		    "recycle: the symlink was dropped");
+	}
+
+	/* A file over the size cap is unlinked, not kept. */
+	big = xmalloc(blen + 1);
+	memset(big, 'x', blen);
+	big[blen] = '\0';
+	CHECK_INT(commit_one(sp, &env, big, big_id), 0, "recycle: big commit");
+	free(big);
+	ids[0] = big_id;
+	CHECK_INT(spool_remove_batch(sp, ids, 1), 0, "recycle: big remove");
+	CHECK_INT(inode_of("free", big_id), 0, "recycle: big file unlinked");
+
+	/* Recovery empties free/. */
+	ids[0] = id2;
+	CHECK_INT(spool_remove_batch(sp, ids, 1), 0, "recycle: remove 2");
+	ids[0] = id3;
+	CHECK_INT(spool_remove_batch(sp, ids, 1), 0, "recycle: remove 3");
+	CHECK_INT(count_dir(root, "free"), 2, "recycle: two in free/");
+	CHECK(spool_recover(sp) >= 0, "recycle: recover");
+	CHECK_INT(count_dir(root, "free"), 0, "recycle: recover empties free/");
+}
+
 int
 main(void)
 {
@@ -754,6 +836,7 @@ main(void)
 		test_group_publish(sp);
 		test_concurrent_publish(sp);
 		test_write_named(sp);
+		test_recycle(sp);
 		test_disk_full(sp);
 		spool_close(sp);
 	}

@@ -20,8 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unbound.h>
+#include <unbound-event.h>
+#include <unistd.h>
 
 #include "dns/dns_int.h"
 #include "util/err.h"
@@ -33,6 +36,12 @@
 
 /* RFC 1035 4.1.4: a compression pointer chain longer than this is a loop */
 #define DNS_MAX_POINTERS	64
+
+/* The answer cache: the longest any answer is kept, and how long a
+   negative answer without an SOA is (seconds) */
+#define DNS_CACHE_MAX_TTL	3600
+#define DNS_CACHE_NEG_TTL	60
+#define DNS_T_SOA		6
 
 /* now_ms - CLOCK_MONOTONIC in milliseconds */
 static int64_t
@@ -323,6 +332,691 @@ bad:
 	return E_SYNTAX;
 }
 
+/* ---- the answer cache ---- */
+
+/* norm_key - name lower-cased without a trailing dot into buf (at least
+   256 bytes; dns_name_ok() has bounded it); its FNV-1a hash with type */
+static uint32_t
+norm_key(const char *name, enum dns_type type, char *buf)
+{
+	uint32_t h = 2166136261u;
+	size_t i, len = strlen(name);
+
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		buf[i] = c;
+		h = (h ^ (uint8_t)c) * 16777619u;
+	}
+	buf[len] = '\0';
+	h = (h ^ (uint32_t)type) * 16777619u;
+	return (h ^ (uint32_t)type >> 8) * 16777619u;
+}
+
+/* lru_unlink - take e off the LRU list */
+static void
+lru_unlink(struct dns_cache *c, struct dns_centry *e)
+{
+	if (e->lprev != NULL)
+		e->lprev->lnext = e->lnext;
+	else
+		c->lru_head = e->lnext;
+	if (e->lnext != NULL)
+		e->lnext->lprev = e->lprev;
+	else
+		c->lru_tail = e->lprev;
+	e->lprev = e->lnext = NULL;
+}
+
+/* lru_front - put e first on the LRU list */
+static void
+lru_front(struct dns_cache *c, struct dns_centry *e)
+{
+	e->lprev = NULL;
+	e->lnext = c->lru_head;
+	if (c->lru_head != NULL)
+		c->lru_head->lprev = e;
+	else
+		c->lru_tail = e;
+	c->lru_head = e;
+}
+
+/* cache_drop - remove e from the table and the list, and free it */
+static void
+cache_drop(struct dns_cache *c, struct dns_centry *e)
+{
+	struct dns_centry **pp = &c->buckets[e->hash & (c->nbuckets - 1)];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	lru_unlink(c, e);
+	dns_answer_fini(&e->ans);
+	free(e->name);
+	free(e);
+	c->n--;
+}
+
+/* cache_clear - drop every entry and the table */
+static void
+cache_clear(struct dns_cache *c)
+{
+	while (c->lru_head != NULL)
+		cache_drop(c, c->lru_head);
+	free(c->buckets);
+	c->buckets = NULL;
+	c->nbuckets = 0;
+}
+
+/* cache_find - the live entry for key, or NULL (an expired one is
+   dropped on the way) */
+static struct dns_centry *
+cache_find(struct dns_cache *c, const char *key, enum dns_type type,
+    uint32_t hash, int64_t now)
+{
+	struct dns_centry *e;
+
+	if (c->nbuckets == 0)
+		return NULL;
+	for (e = c->buckets[hash & (c->nbuckets - 1)]; e != NULL;
+	    e = e->hnext)
+		if (e->hash == hash && e->type == type &&
+		    strcmp(e->name, key) == 0)
+			break;
+	if (e != NULL && e->expire_ms <= now) {
+		cache_drop(c, e);
+		return NULL;
+	}
+	return e;
+}
+
+/* cache_put - keep a copy of ans for ttl seconds under key */
+static void
+cache_put(struct dns_cache *c, const char *key, enum dns_type type,
+    uint32_t hash, const struct dns_answer *ans, uint32_t ttl, int64_t now)
+{
+	struct dns_centry *e;
+	size_t i, nb;
+
+	if (c->cap == 0 || ttl == 0)
+		return;
+	if (c->nbuckets == 0) {
+		for (nb = 16; nb < c->cap; nb *= 2)
+			;
+		c->buckets = xcalloc(nb, sizeof(*c->buckets));
+		c->nbuckets = nb;
+	}
+	/* a second answer for the same key (two queries were in flight)
+	   replaces the first */
+	if ((e = cache_find(c, key, type, hash, now)) != NULL)
+		cache_drop(c, e);
+	while (c->n >= c->cap)
+		cache_drop(c, c->lru_tail);
+	e = xcalloc(1, sizeof(*e));
+	e->hash = hash;
+	e->type = type;
+	e->name = xstrdup(key);
+	e->expire_ms = now + (int64_t)ttl * 1000;
+	e->ans.status = ans->status;
+	e->ans.secure = ans->secure;
+	if (ans->nrrs > 0) {
+		e->ans.rrs = xcalloc(ans->nrrs, sizeof(*e->ans.rrs));
+		for (i = 0; i < ans->nrrs; i++)
+			dns_rr_copy(&e->ans.rrs[i], &ans->rrs[i]);
+		e->ans.nrrs = ans->nrrs;
+	}
+	e->hnext = c->buckets[hash & (c->nbuckets - 1)];
+	c->buckets[hash & (c->nbuckets - 1)] = e;
+	lru_front(c, e);
+	c->n++;
+}
+
+/* cache_answer - fill out from e: a deep copy whose TTLs count the time
+   left */
+static void
+cache_answer(const struct dns_centry *e, struct dns_answer *out,
+    int64_t now)
+{
+	uint32_t left = (uint32_t)((e->expire_ms - now + 999) / 1000);
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->status = e->ans.status;
+	out->secure = e->ans.secure;
+	if (e->ans.nrrs == 0)
+		return;
+	out->rrs = xcalloc(e->ans.nrrs, sizeof(*out->rrs));
+	for (i = 0; i < e->ans.nrrs; i++) {
+		dns_rr_copy(&out->rrs[i], &e->ans.rrs[i]);
+		if (out->rrs[i].ttl > left)
+			out->rrs[i].ttl = left;
+	}
+	out->nrrs = e->ans.nrrs;
+}
+
+/* dns_set_cache_size - most entries in the answer cache (0: none) */
+void
+dns_set_cache_size(struct dns_resolver *r, size_t entries)
+{
+	cache_clear(&r->cache);
+	r->cache.cap = r->table ? 0 : entries;
+}
+
+/* dns_cache_entries - answers in the cache */
+size_t
+dns_cache_entries(const struct dns_resolver *r)
+{
+	return r->cache.n;
+}
+
+/* skip_name - advance *off past the (possibly compressed) name there */
+static bool
+skip_name(const uint8_t *pkt, size_t len, size_t *off)
+{
+	size_t p = *off;
+
+	while (p < len) {
+		uint8_t l = pkt[p];
+
+		if ((l & 0xc0) == 0xc0) {
+			if (p + 2 > len)
+				return false;
+			*off = p + 2;
+			return true;
+		}
+		if ((l & 0xc0) != 0)
+			return false;
+		p += 1 + (size_t)l;
+		if (l == 0) {
+			if (p > len)
+				return false;
+			*off = p;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * packet_ttl - how long an answer of status st in this message may be
+ * kept: the smallest TTL in the answer section (CNAMEs included) for
+ * DNS_OK; for NXDOMAIN and NODATA the smaller of the SOA's TTL and its
+ * MINIMUM field in the authority section (RFC 2308 5), or
+ * DNS_CACHE_NEG_TTL without one.  At most DNS_CACHE_MAX_TTL; 0 for any
+ * other status or a message it cannot walk.
+ */
+static uint32_t
+packet_ttl(const uint8_t *pkt, size_t len, enum dns_status st)
+{
+	size_t off = 12, i;
+	uint32_t ttl = DNS_CACHE_MAX_TTL, t;
+	unsigned qd, an, ns;
+	bool neg = st == DNS_NXDOMAIN || st == DNS_NODATA, soa = false;
+
+	if ((st != DNS_OK && !neg) || len < 12)
+		return 0;
+	qd = get16(pkt + 4);
+	an = get16(pkt + 6);
+	ns = get16(pkt + 8);
+	for (i = 0; i < qd; i++) {
+		if (!skip_name(pkt, len, &off) || off + 4 > len)
+			return 0;
+		off += 4;
+	}
+	for (i = 0; i < (size_t)an + ns; i++) {
+		uint16_t type, rdlen;
+
+		if (!skip_name(pkt, len, &off) || off + 10 > len)
+			return 0;
+		type = get16(pkt + off);
+		t = get32(pkt + off + 4);
+		if (t > INT32_MAX)
+			t = 0;		/* RFC 2181 8 */
+		rdlen = get16(pkt + off + 8);
+		off += 10;
+		if (off + rdlen > len)
+			return 0;
+		if (i < an && !neg && t < ttl)
+			ttl = t;
+		if (i >= an && neg && type == DNS_T_SOA && rdlen >= 20) {
+			uint32_t min = get32(pkt + off + rdlen - 4);
+
+			if (min > INT32_MAX)
+				min = 0;
+
+			if (t < ttl)
+				ttl = t;
+			if (min < ttl)
+				ttl = min;
+			soa = true;
+		}
+		off += rdlen;
+	}
+	if (neg && !soa)
+		ttl = DNS_CACHE_NEG_TTL;
+	if (st == DNS_OK && an == 0)
+		return 0;
+	return ttl > DNS_CACHE_MAX_TTL ? DNS_CACHE_MAX_TTL : ttl;
+}
+
+/* ---- libunbound's events, in this thread, on one epoll descriptor ---- */
+
+/*
+ * libunbound's pluggable event API (unbound-event.h) lets it run in the
+ * caller's thread: it asks us to watch its sockets and timers, and we
+ * call its handlers from dns_resolver_process().  All its sockets go into
+ * one epoll descriptor, which is what dns_resolver_fd() hands the event
+ * loop (an epoll descriptor is readable while any descriptor in it is);
+ * its timers sit in a heap whose earliest deadline counts in
+ * dns_resolver_timeout_ms().  An event freed while a batch of readiness
+ * is being handled is kept until the batch ends, so a stale entry in the
+ * batch never points at freed memory.
+ */
+
+#define EV_BATCH	64
+/* timers run per dns_resolver_process(); more wait for the next call */
+#define EV_MAX_TIMERS	1024
+
+struct dns_ev {
+	struct ub_event super;
+	struct dns_evbase *base;
+	int fd;
+	short bits;			/* UB_EV_READ, _WRITE, _PERSIST */
+	void (*cb)(int, short, void *);
+	void *arg;
+	bool in_epoll;
+	bool dead;			/* freed during a batch */
+	int64_t tv_us;			/* add()'s timeout, -1: none */
+	int64_t when_us;		/* timer deadline */
+	size_t heap_at;			/* SIZE_MAX: no timer */
+	struct dns_ev *dead_next;
+};
+
+struct dns_evbase {
+	struct ub_event_base super;
+	int epfd;
+	struct dns_ev **heap;		/* timers, earliest first */
+	size_t nheap, capheap;
+	int running;
+	struct dns_ev *dead;
+};
+
+/* now_us - CLOCK_MONOTONIC in microseconds */
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* heap_set - put ev at slot i */
+static void
+heap_set(struct dns_evbase *b, size_t i, struct dns_ev *ev)
+{
+	b->heap[i] = ev;
+	ev->heap_at = i;
+}
+
+/* heap_sift - restore the heap order around slot i */
+static void
+heap_sift(struct dns_evbase *b, size_t i)
+{
+	struct dns_ev *ev = b->heap[i];
+
+	while (i > 0 && b->heap[(i - 1) / 2]->when_us > ev->when_us) {
+		heap_set(b, i, b->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= b->nheap)
+			break;
+		if (c + 1 < b->nheap &&
+		    b->heap[c + 1]->when_us < b->heap[c]->when_us)
+			c++;
+		if (b->heap[c]->when_us >= ev->when_us)
+			break;
+		heap_set(b, i, b->heap[c]);
+		i = c;
+	}
+	heap_set(b, i, ev);
+}
+
+/* timer_clear - ev has no deadline */
+static void
+timer_clear(struct dns_ev *ev)
+{
+	struct dns_evbase *b = ev->base;
+	size_t i = ev->heap_at;
+
+	if (i == SIZE_MAX)
+		return;
+	ev->heap_at = SIZE_MAX;
+	if (--b->nheap == i)
+		return;
+	heap_set(b, i, b->heap[b->nheap]);
+	heap_sift(b, i);
+}
+
+/* timer_set - ev's deadline is now + us */
+static void
+timer_set(struct dns_ev *ev, int64_t us)
+{
+	struct dns_evbase *b = ev->base;
+
+	timer_clear(ev);
+	ev->when_us = now_us() + us;
+	if (b->nheap == b->capheap) {
+		b->capheap = b->capheap ? b->capheap * 2 : 16;
+		b->heap = xrealloc(b->heap, b->capheap * sizeof(*b->heap));
+	}
+	heap_set(b, b->nheap++, ev);
+	heap_sift(b, ev->heap_at);
+}
+
+static int64_t
+tv_us(const struct timeval *tv)
+{
+	return (int64_t)tv->tv_sec * 1000000 + tv->tv_usec;
+}
+
+static void
+ev_add_bits(struct ub_event *u, short bits)
+{
+	((struct dns_ev *)u)->bits |= bits;
+}
+
+static void
+ev_del_bits(struct ub_event *u, short bits)
+{
+	((struct dns_ev *)u)->bits &= (short)~bits;
+}
+
+static void
+ev_set_fd(struct ub_event *u, int fd)
+{
+	((struct dns_ev *)u)->fd = fd;
+}
+
+/* ev_del - stop watching the descriptor and the timeout */
+static int
+ev_del(struct ub_event *u)
+{
+	struct dns_ev *ev = (struct dns_ev *)u;
+
+	if (ev->in_epoll) {
+		/* fails harmlessly if libunbound closed the socket first */
+		(void)epoll_ctl(ev->base->epfd, EPOLL_CTL_DEL, ev->fd, NULL);
+		ev->in_epoll = false;
+	}
+	timer_clear(ev);
+	return 0;
+}
+
+/* ev_add - watch the descriptor for the event's bits, and the timeout */
+static int
+ev_add(struct ub_event *u, struct timeval *tv)
+{
+	struct dns_ev *ev = (struct dns_ev *)u;
+	struct epoll_event ee;
+
+	if (ev->fd >= 0 && (ev->bits & (UB_EV_READ | UB_EV_WRITE))) {
+		memset(&ee, 0, sizeof(ee));
+		ee.events = ((ev->bits & UB_EV_READ) ? EPOLLIN : 0) |
+		    ((ev->bits & UB_EV_WRITE) ? EPOLLOUT : 0);
+		ee.data.ptr = ev;
+		if (epoll_ctl(ev->base->epfd, ev->in_epoll ? EPOLL_CTL_MOD :
+		    EPOLL_CTL_ADD, ev->fd, &ee) != 0)
+			return -1;
+		ev->in_epoll = true;
+	}
+	ev->tv_us = -1;
+	timer_clear(ev);
+	if (tv != NULL) {
+		ev->tv_us = tv_us(tv);
+		timer_set(ev, ev->tv_us);
+	}
+	return 0;
+}
+
+/* ev_free - release ev, later if a batch may still name it */
+static void
+ev_free(struct ub_event *u)
+{
+	struct dns_ev *ev = (struct dns_ev *)u;
+
+	ev_del(u);
+	if (ev->base->running > 0) {
+		ev->dead = true;
+		ev->dead_next = ev->base->dead;
+		ev->base->dead = ev;
+	} else
+		free(ev);
+}
+
+static int
+ev_add_timer(struct ub_event *u, struct ub_event_base *base,
+    void (*cb)(int, short, void *), void *arg, struct timeval *tv)
+{
+	struct dns_ev *ev = (struct dns_ev *)u;
+
+	(void)base;
+	ev->cb = cb;
+	ev->arg = arg;
+	ev->tv_us = -1;
+	if (tv != NULL)
+		timer_set(ev, tv_us(tv));
+	return 0;
+}
+
+static int
+ev_del_timer(struct ub_event *u)
+{
+	timer_clear((struct dns_ev *)u);
+	return 0;
+}
+
+/* ev_unused - what libunbound never calls on a resolver's events */
+static int
+ev_unused(struct ub_event *u, struct timeval *tv)
+{
+	(void)u;
+	(void)tv;
+	return -1;
+}
+
+static int
+ev_unused_del(struct ub_event *u)
+{
+	(void)u;
+	return -1;
+}
+
+static void
+ev_unused_void(struct ub_event *u)
+{
+	(void)u;
+}
+
+static void
+ev_unused_wouldblock(struct ub_event *u, int bits)
+{
+	(void)u;
+	(void)bits;
+}
+
+static struct ub_event_vmt ev_vmt = {
+	ev_add_bits, ev_del_bits, ev_set_fd, ev_free, ev_add, ev_del,
+	ev_add_timer, ev_del_timer, ev_unused, ev_unused_del,
+	ev_unused_void, ev_unused_wouldblock,
+};
+
+static struct ub_event *
+evb_new_event(struct ub_event_base *u, int fd, short bits,
+    void (*cb)(int, short, void *), void *arg)
+{
+	struct dns_ev *ev = xcalloc(1, sizeof(*ev));
+
+	ev->super.magic = UB_EVENT_MAGIC;
+	ev->super.vmt = &ev_vmt;
+	ev->base = (struct dns_evbase *)u;
+	ev->fd = fd;
+	ev->bits = bits;
+	ev->cb = cb;
+	ev->arg = arg;
+	ev->tv_us = -1;
+	ev->heap_at = SIZE_MAX;
+	return &ev->super;
+}
+
+static struct ub_event *
+evb_new_signal(struct ub_event_base *u, int fd,
+    void (*cb)(int, short, void *), void *arg)
+{
+	(void)u;
+	(void)fd;
+	(void)cb;
+	(void)arg;
+	return NULL;
+}
+
+static struct ub_event *
+evb_new_wsaevent(struct ub_event_base *u, void *wsa,
+    void (*cb)(int, short, void *), void *arg)
+{
+	(void)u;
+	(void)wsa;
+	(void)cb;
+	(void)arg;
+	return NULL;
+}
+
+static void
+evb_free_unused(struct ub_event_base *u)
+{
+	(void)u;
+}
+
+static int
+evb_dispatch_unused(struct ub_event_base *u)
+{
+	(void)u;
+	return -1;
+}
+
+static int
+evb_loopexit(struct ub_event_base *u, struct timeval *tv)
+{
+	(void)u;
+	(void)tv;
+	return 0;
+}
+
+static struct ub_event_base_vmt evb_vmt = {
+	evb_free_unused, evb_dispatch_unused, evb_loopexit, evb_new_event,
+	evb_new_signal, evb_new_wsaevent,
+};
+
+/* evb_new - an event base on a fresh epoll descriptor, or NULL */
+static struct dns_evbase *
+evb_new(void)
+{
+	struct dns_evbase *b = xcalloc(1, sizeof(*b));
+
+	b->super.magic = UB_EVENT_MAGIC;
+	b->super.vmt = &evb_vmt;
+	if ((b->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* evb_free - after ub_ctx_delete(), which frees libunbound's events */
+static void
+evb_free(struct dns_evbase *b)
+{
+	if (b == NULL)
+		return;
+	close(b->epfd);
+	free(b->heap);
+	free(b);
+}
+
+/* evb_timeout_ms - until the earliest libunbound timer (-1: none) */
+static int
+evb_timeout_ms(const struct dns_evbase *b)
+{
+	int64_t d;
+
+	if (b == NULL || b->nheap == 0)
+		return -1;
+	d = b->heap[0]->when_us - now_us();
+	if (d <= 0)
+		return 0;
+	d = (d + 999) / 1000;
+	return d > INT32_MAX ? INT32_MAX : (int)d;
+}
+
+/* evb_run - call libunbound's handlers for ready sockets and due timers */
+static void
+evb_run(struct dns_evbase *b)
+{
+	struct epoll_event ee[EV_BATCH];
+	struct dns_ev *ev;
+	int64_t now;
+	int n, i;
+
+	b->running++;
+	n = epoll_wait(b->epfd, ee, EV_BATCH, 0);
+	for (i = 0; i < n; i++) {
+		short what = 0;
+
+		ev = ee[i].data.ptr;
+		if (ev->dead || !ev->in_epoll)
+			continue;
+		if ((ee[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) &&
+		    (ev->bits & UB_EV_READ))
+			what |= UB_EV_READ;
+		if ((ee[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) &&
+		    (ev->bits & UB_EV_WRITE))
+			what |= UB_EV_WRITE;
+		if (what == 0)
+			continue;
+		if (!(ev->bits & UB_EV_PERSIST))
+			ev_del(&ev->super);
+		else if (ev->tv_us >= 0)
+			timer_set(ev, ev->tv_us);
+		ev->cb(ev->fd, what, ev->arg);
+	}
+	now = b->nheap > 0 ? now_us() : 0;
+	for (i = 0; i < EV_MAX_TIMERS && b->nheap > 0 &&
+	    b->heap[0]->when_us <= now; i++) {
+		ev = b->heap[0];
+		timer_clear(ev);
+		if (ev->fd >= 0 && ev->tv_us >= 0) {
+			/* an I/O event's timeout (libevent's rules) */
+			if (!(ev->bits & UB_EV_PERSIST))
+				ev_del(&ev->super);
+			else
+				timer_set(ev, ev->tv_us);
+		}
+		ev->cb(ev->fd, UB_EV_TIMEOUT, ev->arg);
+	}
+	if (--b->running == 0)
+		while ((ev = b->dead) != NULL) {
+			b->dead = ev->dead_next;
+			free(ev);
+		}
+}
+
 /* ---- resolvers ---- */
 
 /* parse_server - "ADDRESS[@PORT]" as ub_ctx_set_fwd takes it */
@@ -404,9 +1098,13 @@ dns_resolver_new(struct dns_resolver **out, const char *server, char **err)
 		return E_INVAL;
 	r = xcalloc(1, sizeof(*r));
 	r->timeout_ms = DNS_DEFAULT_TIMEOUT_MS;
-	if ((r->ctx = ub_ctx_create()) == NULL) {
+	r->cache.cap = DNS_CACHE_DEFAULT_ENTRIES;
+	/* libunbound in this thread, on our events: no thread, no pipe */
+	if ((r->evb = evb_new()) == NULL ||
+	    (r->ctx = ub_ctx_create_ub_event(&r->evb->super)) == NULL) {
 		if (err)
 			*err = xstrdup("cannot create a libunbound context");
+		evb_free(r->evb);
 		free(r);
 		return E_DNS;
 	}
@@ -419,12 +1117,11 @@ dns_resolver_new(struct dns_resolver **out, const char *server, char **err)
 			e = forward_everything(r->ctx);
 	} else
 		e = ub_ctx_resolvconf(r->ctx, NULL);
-	if (e == 0)
-		e = ub_ctx_async(r->ctx, 1);
 	if (e != 0) {
 		if (err)
 			*err = xasprintf("libunbound: %s", ub_strerror(e));
 		ub_ctx_delete(r->ctx);
+		evb_free(r->evb);
 		free(r);
 		return E_DNS;
 	}
@@ -500,9 +1197,13 @@ dns_resolver_free(struct dns_resolver *r)
 
 	if (r == NULL)
 		return;
-	/* Deleting the context cancels what is still in flight. */
+	/* Deleting the context cancels what is still in flight (its
+	   handlers may still move queries to the finished list), then the
+	   event base it used can go. */
 	if (r->ctx != NULL)
 		ub_ctx_delete(r->ctx);
+	evb_free(r->evb);
+	cache_clear(&r->cache);
 	for (q = r->fly_head; q != NULL; q = next) {
 		next = q->next;
 		free(q->name);
@@ -574,44 +1275,51 @@ done_append(struct dns_resolver *r, struct dns_q *q)
 	r->done_tail = q;
 }
 
-/* ub_done - libunbound finished a query: keep the answer for deliver() */
+/*
+ * ub_answer - libunbound finished a query (from evb_run(), or inside
+ * ub_resolve_event() when it answers from its cache): parse the answer
+ * into the query, keep a copy in our cache if it may be kept, and queue
+ * the query for deliver().  sec: 0 insecure, 1 bogus, 2 secure.
+ */
 static void
-ub_done(void *arg, int err, struct ub_result *res)
+ub_answer(void *arg, int rcode, void *pkt, int len, int sec,
+    char *why_bogus, int was_ratelimited)
 {
 	struct dns_q *q = arg;
+	struct dns_resolver *r = q->r;
+	char key[256 + 4];
+	uint32_t ttl = 0, hash;
 
-	fly_remove(q->r, q);
-	done_append(q->r, q);
+	(void)why_bogus;
+	(void)was_ratelimited;
+	fly_remove(r, q);
+	done_append(r, q);
 	memset(&q->ans, 0, sizeof(q->ans));
-	if (err != 0 || res == NULL) {
-		q->ans.status = DNS_SERVFAIL;
-		goto out;
-	}
-	if (res->answer_packet != NULL && res->answer_len > 0)
-		dns_parse_packet(res->answer_packet, (size_t)res->answer_len,
-		    q->type, &q->ans);
+	if (pkt != NULL && len > 0)
+		dns_parse_packet(pkt, (size_t)len, q->type, &q->ans);
 	else
-		q->ans.status = DNS_SERVFAIL;
+		q->ans.status = rcode == 3 ? DNS_NXDOMAIN : DNS_SERVFAIL;
 	/* libunbound knows better than the packet about some outcomes. */
-	if (res->bogus) {
+	if (sec == 1) {
 		dns_answer_fini(&q->ans);
 		q->ans.status = DNS_SERVFAIL;
 		q->ans.bogus = true;
-	} else if (res->nxdomain || res->rcode == 3) {
+	} else if (rcode == 3 && q->ans.status != DNS_NXDOMAIN) {
 		dns_answer_fini(&q->ans);
 		q->ans.status = DNS_NXDOMAIN;
-	} else if (res->rcode != 0 && q->ans.status == DNS_OK) {
+	} else if (rcode != 0 && rcode != 3 && q->ans.status != DNS_ERROR &&
+	    q->ans.status != DNS_SERVFAIL) {
 		dns_answer_fini(&q->ans);
 		q->ans.status = DNS_SERVFAIL;
-	} else if (res->rcode == 0 && !res->havedata &&
-	    q->ans.status == DNS_OK) {
-		dns_answer_fini(&q->ans);
-		q->ans.status = DNS_NODATA;
 	}
-	q->ans.secure = res->secure != 0;
-out:
-	if (res != NULL)
-		ub_resolve_free(res);
+	q->ans.secure = sec == 2;
+	if (r->cache.cap == 0 || q->ans.bogus || pkt == NULL || len <= 0)
+		return;
+	if ((ttl = packet_ttl(pkt, (size_t)len, q->ans.status)) > 0) {
+		hash = norm_key(q->name, q->type, key);
+		cache_put(&r->cache, key, q->type, hash, &q->ans, ttl,
+		    now_ms());
+	}
 }
 
 /* dns_query - start a query; the answer comes by callback */
@@ -619,28 +1327,41 @@ int
 dns_query(struct dns_resolver *r, const char *name, enum dns_type type,
     dns_callback *cb, void *arg)
 {
+	struct dns_centry *c = NULL;
 	struct dns_q *q;
+	char key[256 + 4];
+	int64_t now;
 	int e;
 
 	if (name == NULL || !dns_name_ok(name))
 		return E_INVAL;
+	now = now_ms();
+	if (r->cache.n > 0)
+		c = cache_find(&r->cache, key, type, norm_key(name, type, key),
+		    now);
 	q = xcalloc(1, sizeof(*q));
 	q->r = r;
 	q->cb = cb;
 	q->arg = arg;
 	q->name = xstrdup(name);
 	q->type = type;
-	q->deadline_ms = now_ms() + r->timeout_ms;
-	if (r->table) {
+	q->deadline_ms = now + r->timeout_ms;
+	if (c != NULL) {
+		/* from our cache: delivered like any answer, never here */
+		lru_unlink(&r->cache, c);
+		lru_front(&r->cache, c);
+		cache_answer(c, &q->ans, now);
+		done_append(r, q);
+	} else if (r->table) {
 		dns_table_answer(r, q);
 		done_append(r, q);
 	} else {
-		/* Listed first: libunbound may answer from its cache at once
-		   (ub_done runs only inside ub_process, but be safe). */
+		/* Listed first: libunbound answers from its own cache inside
+		   ub_resolve_event(), and ub_answer() moves q along. */
 		fly_insert(r, q);
-		e = ub_resolve_async(r->ctx, name, (int)type, 1, q, ub_done,
+		e = ub_resolve_event(r->ctx, name, (int)type, 1, q, ub_answer,
 		    &q->async_id);
-		if (e != 0) {
+		if (e != 0 && !q->done) {
 			fly_remove(r, q);
 			free(q->name);
 			free(q);
@@ -656,8 +1377,11 @@ static void
 expire(struct dns_resolver *r)
 {
 	struct dns_q *q;
-	int64_t now = now_ms();
+	int64_t now;
 
+	if (r->fly_head == NULL)
+		return;
+	now = now_ms();
 	while ((q = r->fly_head) != NULL && q->deadline_ms <= now) {
 		fly_remove(r, q);
 		if (r->ctx != NULL)
@@ -697,15 +1421,17 @@ deliver(struct dns_resolver *r)
 int
 dns_resolver_fd(struct dns_resolver *r)
 {
-	return r->table ? -1 : ub_fd(r->ctx);
+	return r->table ? -1 : r->evb->epfd;
 }
 
 /* dns_resolver_process - read answers, expire late queries, call back */
 int
 dns_resolver_process(struct dns_resolver *r)
 {
-	if (r->ctx != NULL && ub_poll(r->ctx))
-		ub_process(r->ctx);
+	/* Answers from our cache with nothing in flight: libunbound has
+	   nothing for us, spare the system call (the next round polls). */
+	if (r->evb != NULL && (r->fly_head != NULL || r->done_head == NULL))
+		evb_run(r->evb);
 	expire(r);
 	return deliver(r);
 }
@@ -715,14 +1441,18 @@ int
 dns_resolver_timeout_ms(const struct dns_resolver *r)
 {
 	int64_t now;
+	int ms, ub;
 
 	if (r->done_head != NULL)
 		return 0;
+	/* libunbound's own timers (retransmissions) wake the loop too */
+	ub = evb_timeout_ms(r->evb);
 	if (r->fly_head == NULL)
-		return -1;
+		return ub;
 	now = now_ms();
-	return r->fly_head->deadline_ms <= now ? 0 :
+	ms = r->fly_head->deadline_ms <= now ? 0 :
 	    (int)(r->fly_head->deadline_ms - now);
+	return ub >= 0 && ub < ms ? ub : ms;
 }
 
 /* dns_resolver_wait - block until no query is pending (tools, tests) */
@@ -732,8 +1462,8 @@ dns_resolver_wait(struct dns_resolver *r)
 	while (r->pending > 0) {
 		int t = dns_resolver_timeout_ms(r);
 
-		if (r->ctx != NULL && t != 0) {
-			struct pollfd pfd = { .fd = ub_fd(r->ctx),
+		if (r->evb != NULL && t != 0) {
+			struct pollfd pfd = { .fd = r->evb->epfd,
 			    .events = POLLIN };
 
 			if (poll(&pfd, 1, t) < 0 && errno != EINTR)

@@ -113,6 +113,22 @@ void dns_table_set_timeout_empty(struct dns_resolver *r, const char *name);
 /* dns_set_timeout - per query, milliseconds */
 void dns_set_timeout(struct dns_resolver *r, int ms);
 
+/*
+ * dns_set_cache_size - the most answers the resolver keeps in its own
+ * cache (default DNS_CACHE_DEFAULT_ENTRIES; 0 turns the cache off); the
+ * cache is emptied.  The libunbound back end answers a name and type it
+ * has in this cache without asking libunbound: positive answers for the
+ * smallest TTL of their records, NXDOMAIN and NODATA for the negative TTL
+ * of the SOA in the authority section (RFC 2308 5; 60 s without one),
+ * never longer than an hour; SERVFAIL, timeouts, errors and bogus answers
+ * are never kept.  The least recently used entry makes room.  The table
+ * back end has no cache.
+ */
+#define DNS_CACHE_DEFAULT_ENTRIES	4096
+void dns_set_cache_size(struct dns_resolver *r, size_t entries);
+/* dns_cache_entries - answers in the cache now (tests, statistics) */
+size_t dns_cache_entries(const struct dns_resolver *r);
+
 /* dns_query - start a query; the callback is always called exactly once
    unless dns_resolver_free() comes first */
 int dns_query(struct dns_resolver *r, const char *name, enum dns_type type,

@@ -14,6 +14,26 @@
 #include "dns/dns.h"
 
 struct ub_ctx;
+struct dns_evbase;
+
+/* one cached answer (dns.c): in a hash chain and on the LRU list */
+struct dns_centry {
+	struct dns_centry *hnext;
+	struct dns_centry *lprev, *lnext;
+	uint32_t hash;
+	enum dns_type type;
+	char *name;		/* lower-case, no trailing dot */
+	int64_t expire_ms;	/* CLOCK_MONOTONIC */
+	struct dns_answer ans;	/* status, secure and a copy of the rrs */
+};
+
+/* the answer cache of one resolver (so of one thread: no locks) */
+struct dns_cache {
+	struct dns_centry **buckets;
+	size_t nbuckets;	/* a power of two, 0 until the first insert */
+	size_t n, cap;		/* entries, most entries (0: no cache) */
+	struct dns_centry *lru_head, *lru_tail;	/* most recent first */
+};
 
 /* one query in flight */
 struct dns_q {
@@ -49,8 +69,10 @@ struct dns_resolver {
 	struct dns_q *done_head, *done_tail;
 	size_t pending;
 
-	/* unbound */
+	/* unbound, run in this thread on our own epoll descriptor */
 	struct ub_ctx *ctx;
+	struct dns_evbase *evb;
+	struct dns_cache cache;
 
 	/* table */
 	struct dns_trec *recs;

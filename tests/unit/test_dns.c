@@ -1,7 +1,11 @@
 /* test_dns - the table back end, the wire-format parser, resolver
-   addresses and the libunbound back end's own deadline */
+   addresses, the libunbound back end's own deadline and its answer cache
+   (against a counting DNS responder in a thread of this test) */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -515,7 +519,7 @@ test_unbound_deadline(void)
 	CHECK_INT(dns_query(r, "silent.example", DNS_T_TXT, record, &s), 0,
 	    "query to a silent server starts");
 	CHECK(dns_resolver_fd(r) >= 0, "unbound back end has a descriptor");
-	CHECK(dns_resolver_timeout_ms(r) > 0 &&
+	CHECK(dns_resolver_timeout_ms(r) >= 0 &&
 	    dns_resolver_timeout_ms(r) <= 300, "deadline reported");
 	dns_resolver_wait(r);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -525,9 +529,305 @@ test_unbound_deadline(void)
 	CHECK_STR(dns_status_str(s.status), "timeout",
 	    "silent server: DNS_TIMEOUT");
 	CHECK(took >= 0.25 && took < 3.0, "deadline of 300 ms kept");
-	CHECK_INT(dns_resolver_timeout_ms(r), -1, "no deadline left");
+	CHECK_INT(dns_resolver_pending(r), 0, "nothing pending after timeout");
+	/* (libunbound may still retransmit the cancelled query, so its
+	   timers may still show in dns_resolver_timeout_ms) */
+	CHECK_INT(dns_cache_entries(r), 0, "a timeout is not cached");
 	dns_resolver_free(r);
 	close(fd);
+}
+
+/* ---- the answer cache, against a responder that counts queries ---- */
+
+/* what the responder serves: owner, rcode, TTL of the A record (0: no
+   answer), TTL and MINIMUM of the SOA in the authority section (0: none) */
+static const struct rsp_name {
+	const char *name;
+	int rcode;
+	uint32_t a_ttl, soa_ttl, soa_min;
+} rsp_names[] = {
+	{ "pos.cache.example", 0, 300, 0, 0 },
+	{ "short.cache.example", 0, 1, 0, 0 },
+	{ "zero.cache.example", 0, 0, 0, 0 },	/* NODATA, no SOA */
+	{ "nx.cache.example", 3, 0, 300, 1 },	/* negative TTL 1 */
+	{ "nodata.cache.example", 0, 0, 1, 300 },	/* negative TTL 1 */
+	{ "nxlong.cache.example", 3, 0, 300, 300 },
+	{ "fail.cache.example", 2, 0, 0, 0 },
+	{ "e0.cache.example", 0, 300, 0, 0 },
+	{ "e1.cache.example", 0, 300, 0, 0 },
+	{ "e2.cache.example", 0, 300, 0, 0 },
+	{ "e3.cache.example", 0, 300, 0, 0 },
+	{ "e4.cache.example", 0, 300, 0, 0 },
+	{ "e5.cache.example", 0, 300, 0, 0 },
+};
+#define RSP_N	(sizeof(rsp_names) / sizeof(rsp_names[0]))
+
+struct rsp {
+	int fd;
+	atomic_int stop;
+	atomic_int count[RSP_N];	/* queries seen per name */
+	pthread_t tid;
+};
+
+static size_t
+wput(uint8_t *b, size_t o, const void *d, size_t n)
+{
+	memcpy(b + o, d, n);
+	return o + n;
+}
+
+static size_t
+wput16(uint8_t *b, size_t o, unsigned v)
+{
+	b[o] = (uint8_t)(v >> 8);
+	b[o + 1] = (uint8_t)v;
+	return o + 2;
+}
+
+static size_t
+wput32(uint8_t *b, size_t o, uint32_t v)
+{
+	o = wput16(b, o, v >> 16);
+	return wput16(b, o, v & 0xffff);
+}
+
+/* rsp_answer - the reply to the query in q (qlen bytes) into out */
+static size_t
+rsp_answer(struct rsp *rs, const uint8_t *q, size_t qlen, uint8_t *out)
+{
+	char name[256];
+	size_t p = 12, o = 0, qend, i;
+	const struct rsp_name *n = NULL;
+	uint8_t a[4] = { 192, 0, 2, 1 };
+
+	if (qlen < 12 + 5)
+		return 0;
+	while (p < qlen && q[p] != 0 && o + q[p] + 1 < sizeof(name)) {
+		if (o > 0)
+			name[o++] = '.';
+		for (i = 0; i < q[p] && p + 1 + i < qlen; i++) {
+			char c = (char)q[p + 1 + i];
+
+			name[o++] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+		}
+		p += 1 + q[p];
+	}
+	name[o] = '\0';
+	qend = p + 1 + 4;
+	if (qend > qlen)
+		return 0;
+	for (i = 0; i < RSP_N; i++)
+		if (strcmp(rsp_names[i].name, name) == 0) {
+			n = &rsp_names[i];
+			atomic_fetch_add(&rs->count[i], 1);
+		}
+	o = wput(out, 0, q, 2);				/* id */
+	o = wput16(out, o, 0x8580 | (unsigned)(n ? n->rcode : 3));
+	o = wput16(out, o, 1);
+	o = wput16(out, o, n && n->a_ttl && (q[qend - 3] == 1) ? 1 : 0);
+	o = wput16(out, o, n && n->soa_ttl ? 1 : 0);
+	o = wput16(out, o, 0);
+	o = wput(out, o, q + 12, qend - 12);		/* the question */
+	if (n && n->a_ttl && q[qend - 3] == 1) {	/* an A query */
+		o = wput16(out, o, 0xc00c);
+		o = wput16(out, o, 1);
+		o = wput16(out, o, 1);
+		o = wput32(out, o, n->a_ttl);
+		o = wput16(out, o, 4);
+		o = wput(out, o, a, 4);
+	}
+	if (n && n->soa_ttl) {
+		/* owned by the name asked (its own RRset: libunbound would
+		   merge one shared SOA's TTLs across the names) */
+		o = wput16(out, o, 0xc00c);
+		o = wput16(out, o, 6);
+		o = wput16(out, o, 1);
+		o = wput32(out, o, n->soa_ttl);
+		o = wput16(out, o, 2 + 20);
+		o = wput(out, o, "\0\0", 2);		/* MNAME, RNAME: root */
+		o = wput32(out, o, 1);
+		o = wput32(out, o, 3600);
+		o = wput32(out, o, 600);
+		o = wput32(out, o, 86400);
+		o = wput32(out, o, n->soa_min);
+	}
+	return o;
+}
+
+/* rsp_main - answer queries until told to stop */
+static void *
+rsp_main(void *arg)
+{
+	struct rsp *rs = arg;
+	uint8_t q[512], out[1024];
+
+	while (!atomic_load(&rs->stop)) {
+		struct pollfd pfd = { .fd = rs->fd, .events = POLLIN };
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		ssize_t n;
+		size_t len;
+
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		n = recvfrom(rs->fd, q, sizeof(q), 0, (struct sockaddr *)&from,
+		    &fl);
+		if (n <= 0)
+			continue;
+		if ((len = rsp_answer(rs, q, (size_t)n, out)) > 0)
+			(void)sendto(rs->fd, out, len, 0,
+			    (struct sockaddr *)&from, fl);
+	}
+	return NULL;
+}
+
+/* rsp_count - queries the responder saw for name */
+static int
+rsp_count(struct rsp *rs, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < RSP_N; i++)
+		if (strcmp(rsp_names[i].name, name) == 0)
+			return atomic_load(&rs->count[i]);
+	return -1;
+}
+
+/* ask - one query, waited for; its status */
+static enum dns_status
+ask(struct dns_resolver *r, const char *name, enum dns_type type,
+    struct seen *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (dns_query(r, name, type, record, s) != 0)
+		return DNS_ERROR;
+	dns_resolver_wait(r);
+	return s->calls == 1 ? s->status : DNS_ERROR;
+}
+
+static void
+test_cache(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sin);
+	struct dns_resolver *r = NULL, *t;
+	struct rsp rs;
+	struct seen s;
+	char server[64], *err = NULL, name[64];
+	size_t before;
+	int i;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.fd = socket(AF_INET, SOCK_DGRAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (rs.fd < 0 || bind(rs.fd, (struct sockaddr *)&sin,
+	    sizeof(sin)) != 0 || getsockname(rs.fd, (struct sockaddr *)&sin,
+	    &sl) != 0 || pthread_create(&rs.tid, NULL, rsp_main, &rs) != 0) {
+		CHECK(0, "responder");
+		return;
+	}
+	snprintf(server, sizeof(server), "127.0.0.1@%u", ntohs(sin.sin_port));
+	if (dns_resolver_new(&r, server, &err) != 0) {
+		CHECK(0, err ? err : "resolver");
+		free(err);
+		goto out;
+	}
+	dns_set_timeout(r, 2000);
+
+	/* a positive answer: asked once, then served from the cache, in
+	   any case and with or without the trailing dot */
+	CHECK_INT(ask(r, "pos.cache.example", DNS_T_A, &s), DNS_OK,
+	    "positive answer");
+	CHECK_STR(s.first, "192.0.2.1", "positive answer's address");
+	CHECK_INT(rsp_count(&rs, "pos.cache.example"), 1, "asked once");
+	CHECK_INT(dns_cache_entries(r), 1, "positive answer cached");
+	memset(&s, 0, sizeof(s));
+	CHECK_INT(dns_query(r, "POS.Cache.Example.", DNS_T_A, record, &s), 0,
+	    "cached query starts");
+	CHECK_INT(s.calls, 0, "no callback inside dns_query on a hit");
+	CHECK_INT(dns_resolver_pending(r), 1, "the hit is pending");
+	CHECK_INT(dns_resolver_timeout_ms(r), 0, "the hit wakes the loop");
+	CHECK_INT(dns_resolver_process(r), 1, "process delivers the hit");
+	CHECK_INT(s.calls, 1, "hit: callback once");
+	CHECK_STR(s.first, "192.0.2.1", "hit: the same address");
+	CHECK_STR(s.qname, "POS.Cache.Example.", "hit: the name as asked");
+	CHECK_INT(rsp_count(&rs, "pos.cache.example"), 1,
+	    "hit: no second query");
+	CHECK_INT(ask(r, "pos.cache.example", DNS_T_TXT, &s), DNS_NODATA,
+	    "another type is another entry");
+	CHECK_INT(rsp_count(&rs, "pos.cache.example"), 2,
+	    "another type is asked");
+
+	/* TTL 1 and negative TTL 1: kept, then asked again */
+	CHECK_INT(ask(r, "short.cache.example", DNS_T_A, &s), DNS_OK, "TTL 1");
+	CHECK_INT(ask(r, "nx.cache.example", DNS_T_A, &s), DNS_NXDOMAIN,
+	    "NXDOMAIN");
+	CHECK_INT(ask(r, "nodata.cache.example", DNS_T_A, &s), DNS_NODATA,
+	    "NODATA");
+	CHECK_INT(ask(r, "nxlong.cache.example", DNS_T_A, &s), DNS_NXDOMAIN,
+	    "NXDOMAIN, long negative TTL");
+	CHECK_INT(ask(r, "short.cache.example", DNS_T_A, &s), DNS_OK,
+	    "TTL 1 again");
+	CHECK_INT(ask(r, "nx.cache.example", DNS_T_A, &s), DNS_NXDOMAIN,
+	    "NXDOMAIN again");
+	CHECK_INT(ask(r, "nodata.cache.example", DNS_T_A, &s), DNS_NODATA,
+	    "NODATA again");
+	CHECK_INT(rsp_count(&rs, "short.cache.example"), 1, "TTL 1 cached");
+	CHECK_INT(rsp_count(&rs, "nx.cache.example"), 1, "NXDOMAIN cached");
+	CHECK_INT(rsp_count(&rs, "nodata.cache.example"), 1, "NODATA cached");
+	/* libunbound's own cache counts whole seconds and still serves a
+	   record in the second it expires, so wait past that */
+	usleep(2200 * 1000);
+	CHECK_INT(ask(r, "short.cache.example", DNS_T_A, &s), DNS_OK,
+	    "TTL 1 after 2.2 s");
+	CHECK_INT(ask(r, "nx.cache.example", DNS_T_A, &s), DNS_NXDOMAIN,
+	    "NXDOMAIN after 2.2 s");
+	CHECK_INT(ask(r, "nodata.cache.example", DNS_T_A, &s), DNS_NODATA,
+	    "NODATA after 2.2 s");
+	CHECK_INT(ask(r, "nxlong.cache.example", DNS_T_A, &s), DNS_NXDOMAIN,
+	    "long NXDOMAIN after 2.2 s");
+	CHECK_INT(rsp_count(&rs, "short.cache.example"), 2,
+	    "TTL 1 expired: asked again");
+	CHECK_INT(rsp_count(&rs, "nx.cache.example"), 2,
+	    "NXDOMAIN of SOA MINIMUM 1 expired: asked again");
+	CHECK_INT(rsp_count(&rs, "nodata.cache.example"), 2,
+	    "NODATA of SOA TTL 1 expired: asked again");
+	CHECK_INT(rsp_count(&rs, "nxlong.cache.example"), 1,
+	    "NXDOMAIN of negative TTL 300 still cached");
+
+	/* SERVFAIL is never kept */
+	before = dns_cache_entries(r);
+	CHECK_INT(ask(r, "fail.cache.example", DNS_T_A, &s), DNS_SERVFAIL,
+	    "SERVFAIL");
+	CHECK_INT(dns_cache_entries(r), before, "SERVFAIL not cached");
+
+	/* the cap: the least recently used entry goes */
+	dns_set_cache_size(r, 4);
+	CHECK_INT(dns_cache_entries(r), 0, "resizing empties the cache");
+	for (i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "e%d.cache.example", i);
+		CHECK_INT(ask(r, name, DNS_T_A, &s), DNS_OK, name);
+		CHECK(dns_cache_entries(r) <= 4, "never more than the cap");
+	}
+	CHECK_INT(dns_cache_entries(r), 4, "the cap is reached and kept");
+	dns_set_cache_size(r, 0);
+	CHECK_INT(ask(r, "pos.cache.example", DNS_T_A, &s), DNS_OK,
+	    "no cache: still answers");
+	CHECK_INT(dns_cache_entries(r), 0, "size 0: nothing cached");
+	dns_resolver_free(r);
+
+	/* the table back end is never cached */
+	t = sample_table();
+	dns_set_cache_size(t, 16);
+	CHECK_INT(ask(t, "example.com", DNS_T_MX, &s), DNS_OK, "table");
+	CHECK_INT(ask(t, "slow.example.com", DNS_T_A, &s), DNS_TIMEOUT,
+	    "table timeout");
+	CHECK_INT(dns_cache_entries(t), 0, "table answers not cached");
+	dns_resolver_free(t);
+out:
+	atomic_store(&rs.stop, 1);
+	pthread_join(rs.tid, NULL);
+	close(rs.fd);
 }
 
 int
@@ -540,5 +840,6 @@ main(void)
 	test_resolver_addresses();
 	test_trust_anchors();
 	test_unbound_deadline();
+	test_cache();
 	return test_done();
 }

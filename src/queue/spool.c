@@ -615,27 +615,50 @@ free_room(struct spool *sp)
 	return ok;
 }
 
-/* retire - take a delivered file out of queue/: into free/ for reuse
-   when it is small and free/ has room, else unlinked; 0 or -1 (errno) */
+/* retire - take a delivered file out of queue/: into free/ under a dot
+   name (not yet claimable) when it is small and free/ has room, else
+   unlinked; 1 if it went to free/, 0 if unlinked, -1 (errno) */
 static int
 retire(struct spool *sp, const char *id)
 {
 	struct stat st;
+	char dot[40];
 
+	snprintf(dot, sizeof(dot), ".%s", id);
 	if (fstatat(sp->queue_fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode) && st.st_nlink == 1 &&
 	    st.st_size <= FREE_FILE_MAX && free_room(sp)) {
-		if (rename_nr(sp->queue_fd, id, sp->free_fd, id) == 0) {
-			pthread_mutex_lock(&sp->free_lock);
-			sp->free_empty_ms = 0;	/* worth a look again */
-			pthread_mutex_unlock(&sp->free_lock);
-			return 0;
-		}
+		if (rename_nr(sp->queue_fd, id, sp->free_fd, dot) == 0)
+			return 1;
 		pthread_mutex_lock(&sp->free_lock);
 		sp->free_est--;
 		pthread_mutex_unlock(&sp->free_lock);
 	}
 	return unlinkat(sp->queue_fd, id, 0);
+}
+
+/* release - after the fsync that made their removal from queue/ durable,
+   retired files become claimable (their dot goes) */
+static void
+release(struct spool *sp, char *const *ids, const bool *retired, size_t n)
+{
+	char dot[40];
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!retired[i])
+			continue;
+		snprintf(dot, sizeof(dot), ".%s", ids[i]);
+		if (renameat(sp->free_fd, dot, sp->free_fd, ids[i]) == 0)
+			k++;
+		else
+			unlinkat(sp->free_fd, dot, 0);
+	}
+	if (k > 0) {
+		pthread_mutex_lock(&sp->free_lock);
+		sp->free_empty_ms = 0;	/* worth a look again */
+		pthread_mutex_unlock(&sp->free_lock);
+	}
 }
 
 /* write_file - create tmp/name exclusively and write the whole image;
@@ -1243,11 +1266,14 @@ fail:
 int
 spool_remove_batch(struct spool *sp, char *const *ids, size_t n)
 {
+	bool *retired = xcalloc(n ? n : 1, sizeof(bool));
 	size_t i;
-	int r = 0;
+	int r = 0, k;
 
 	for (i = 0; i < n; i++) {
-		if (retire(sp, ids[i]) < 0 && errno != ENOENT) {
+		if ((k = retire(sp, ids[i])) > 0)
+			retired[i] = true;
+		else if (k < 0 && errno != ENOENT) {
 			log_warn(ids[i], "spool unlink error=%s",
 			    strerror(errno));
 			if (r == 0)
@@ -1256,6 +1282,12 @@ spool_remove_batch(struct spool *sp, char *const *ids, size_t n)
 	}
 	if (n > 0 && fsync(sp->queue_fd) < 0 && r == 0)
 		r = E_IO;
+	/* Only a file whose name is durably gone from queue/ may be written
+	   over: a crash must not leave queue/ naming a reused file.  If the
+	   fsync failed they stay unclaimable until recovery removes them. */
+	if (r == 0)
+		release(sp, ids, retired, n);
+	free(retired);
 	return r;
 }
 
@@ -1372,6 +1404,33 @@ spool_ids_free(char **ids, size_t n)
 	free(ids);
 }
 
+/* empty_dir - unlink every file of a directory, dot files included;
+   the number removed */
+static size_t
+empty_dir(int dirfd)
+{
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+	int fd;
+
+	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd, de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 /* spool_recover - at start: empty tmp/, validate queue/ files, move any
    invalid one to corrupt/ (logged); returns the number quarantined */
 int
@@ -1379,7 +1438,7 @@ spool_recover(struct spool *sp)
 {
 	struct spool_message m;
 	char **names;
-	size_t n, i;
+	size_t n, i, k;
 	int r, bad = 0;
 
 	/* Files in tmp/ were never acknowledged: a crash stopped them
@@ -1396,11 +1455,10 @@ spool_recover(struct spool *sp)
 		return E_IO;
 	/* Recycled files: emptied, so that nothing a crash may have left
 	   half-renamed is ever written over. */
-	if ((r = list_dir(sp->free_fd, &names, &n)) < 0)
-		return r;
-	for (i = 0; i < n; i++)
-		unlinkat(sp->free_fd, names[i], 0);
-	spool_ids_free(names, n);
+	/* readdir may miss entries while the directory changes: again
+	   until a pass finds nothing. */
+	for (n = 0, i = 0; i < 8 && (k = empty_dir(sp->free_fd)) > 0; i++)
+		n += k;
 	pthread_mutex_lock(&sp->free_lock);
 	sp->free_n = sp->free_i = sp->free_est = 0;
 	sp->free_empty_ms = sp->free_count_ms = 0;

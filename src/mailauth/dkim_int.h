@@ -51,11 +51,14 @@ int dkim_crypto_sign(EVP_PKEY *pk, enum dkim_alg alg,
  * dkim_header_hash - the SHA-256 of the header-hash input of RFC 6376
  * 3.7: the fields h= names, each instance chosen from the bottom up, in
  * canonical form, then sigfield (the DKIM-Signature field with b= empty)
- * without its final CRLF.
+ * without its final CRLF.  The input is built in scratch (a buf made with
+ * a cap of at least DKIM_MAX_HEADER_HASH_INPUT; reset first, left holding
+ * the input), so one allocation serves every signature of a message.
  */
+struct buf;
 struct msg_header;
-int dkim_header_hash(const struct msg_header *h, enum canon_mode m,
-    char *const *names, size_t nnames, const char *sigfield, size_t siglen,
-    unsigned char *digest);
+int dkim_header_hash(struct buf *scratch, const struct msg_header *h,
+    enum canon_mode m, char *const *names, size_t nnames,
+    const char *sigfield, size_t siglen, unsigned char *digest);
 
 #endif

@@ -145,7 +145,7 @@ dkim_sign(struct buf *out, const struct dkim_key *k,
 	unsigned char bh[DKIM_HASH_LEN], hd[DKIM_HASH_LEN], *sig = NULL;
 	char **names = NULL, *b64 = NULL, tmp[128];
 	size_t nnames = 0, i, siglen, col, b64len;
-	struct buf f;
+	struct buf f, hin;
 	enum dkim_alg alg = dkim_key_alg(k);
 	int r;
 
@@ -236,8 +236,11 @@ dkim_sign(struct buf *out, const struct dkim_key *k,
 		goto out;
 
 	/* Hash the headers and the field with b= empty (RFC 6376 3.7). */
-	if ((r = dkim_header_hash(&h, o->hcanon, names, nnames, f.p,
-	    f.len, hd)) < 0)
+	buf_init(&hin, DKIM_MAX_HEADER_HASH_INPUT);
+	r = dkim_header_hash(&hin, &h, o->hcanon, names, nnames, f.p, f.len,
+	    hd);
+	buf_fini(&hin);
+	if (r < 0)
 		goto out;
 	if ((r = dkim_crypto_sign(dkim_key_pkey(k), alg, hd, &sig,
 	    &siglen)) < 0)

@@ -82,6 +82,8 @@ struct dkim_verify {
 	char **queries;
 	bool *answered;
 	size_t nq;
+	struct buf hin;		/* header-hash input, reused per signature */
+	struct buf sfield;	/* DKIM-Signature field with b= cut */
 };
 
 /* decide - give a signature its final verdict */
@@ -109,6 +111,8 @@ dkim_verify_new(const struct dkim_verify_opts *opts)
 		v->o.max_signatures = DKIM_DEFAULT_MAX_SIGS;
 	if (v->o.clock_skew == 0)
 		v->o.clock_skew = DKIM_DEFAULT_SKEW;
+	buf_init(&v->hin, DKIM_MAX_HEADER_HASH_INPUT);
+	buf_init(&v->sfield, DKIM_MAX_HEADER_HASH_INPUT);
 	return v;
 }
 
@@ -129,76 +133,128 @@ dkim_verify_free(struct dkim_verify *v)
 		free(v->queries[i]);
 	free(v->queries);
 	free(v->answered);
+	buf_fini(&v->hin);
+	buf_fini(&v->sfield);
 	free(v);
 }
 
-/* dkim_header_hash - SHA-256 of the RFC 6376 3.7 header-hash input */
+/* Names in h= up to this many are tracked on the stack; a longer list
+   (a peer may send one) takes one allocation. */
+#define HASH_NAMES_ON_STACK 32
+
+/*
+ * dkim_header_hash - SHA-256 of the RFC 6376 3.7 header-hash input; b is
+ * scratch space for that input (reset here, left holding it), so a caller
+ * hashing several signatures reuses one allocation.
+ */
 int
-dkim_header_hash(const struct msg_header *h, enum canon_mode m,
-    char *const *names, size_t nnames, const char *sigfield, size_t siglen,
-    unsigned char *digest)
+dkim_header_hash(struct buf *b, const struct msg_header *h,
+    enum canon_mode m, char *const *names, size_t nnames,
+    const char *sigfield, size_t siglen, unsigned char *digest)
 {
 	const struct msg_field *f;
-	struct buf b;
-	size_t i, j, *next = NULL;
+	size_t on_stack[2 * HASH_NAMES_ON_STACK], *len, *next;
+	size_t i, j, before;
 	unsigned int dlen;
 	int r;
 
-	buf_init(&b, DKIM_MAX_HEADER_HASH_INPUT);
+	buf_reset(b);
+	len = nnames <= HASH_NAMES_ON_STACK ? on_stack :
+	    xcalloc(nnames, 2 * sizeof(*len));
+	next = len + nnames;
 	/* next[j]: instances of names[j] below this index are used up; a
-	   name's occurrences in h= share one cursor (RFC 6376 5.4.2). */
-	next = xcalloc(nnames ? nnames : 1, sizeof(*next));
+	   name's occurrences in h= share one cursor (RFC 6376 5.4.2), so
+	   the cursor to start from is that of the nearest earlier mention
+	   of the same name. */
 	for (i = 0; i < nnames; i++) {
-		size_t before = h->nfields, nl = strlen(names[i]);
-
-		for (j = 0; j < i; j++)
-			if (strcasecmp(names[j], names[i]) == 0)
+		len[i] = strlen(names[i]);
+		before = h->nfields;
+		for (j = i; j-- > 0;)
+			if (len[j] == len[i] &&
+			    strncasecmp(names[j], names[i], len[i]) == 0) {
 				before = next[j];
-		f = msg_header_find_last(h, names[i], nl, before);
+				break;
+			}
+		f = msg_header_find_last(h, names[i], len[i], before);
 		next[i] = f ? f->pos : 0;
 		if (f == NULL)
 			continue;	/* a missing instance adds nothing */
-		if ((r = canon_header(&b, m, f->raw, f->raw_len, true)) < 0)
+		if ((r = canon_header(b, m, f->raw, f->raw_len, true)) < 0)
 			goto out;
 	}
-	if ((r = canon_header(&b, m, sigfield, siglen, false)) < 0)
+	if ((r = canon_header(b, m, sigfield, siglen, false)) < 0)
 		goto out;
-	r = EVP_Digest(b.p ? b.p : "", b.len, digest, &dlen, dkim_sha256(),
+	r = EVP_Digest(b->p ? b->p : "", b->len, digest, &dlen, dkim_sha256(),
 	    NULL) == 1 ? 0 : E_INVAL;
 out:
-	free(next);
-	buf_fini(&b);
+	if (len != on_stack)
+		free(len);
 	return r;
+}
+
+/* is_fws - a whitespace byte of FWS (SP, HTAB, CR, LF) */
+static bool
+is_fws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 /*
  * sigfield_without_b - the raw DKIM-Signature field with the b= value
  * removed: from just after "b=" to the value's last character, so the
  * folding whitespace before the value goes and the text after it stays.
+ * Called only for a value dkim_sig_parse() accepted, so the tag list is
+ * valid and has exactly one b= tag; the scan finds that tag's bounds the
+ * way dkim_tags_parse() does (tag-specs split at ';', FWS trimmed around
+ * names and values) without building the whole tag array again.  When
+ * nothing follows the value (b= last, as signers put it) the result is a
+ * prefix of the field and points into it; otherwise it is put together
+ * in scratch.
  */
 static void
-sigfield_without_b(struct buf *out, const struct msg_field *f)
+sigfield_without_b(struct buf *scratch, const struct msg_field *f,
+    const char **out, size_t *outlen)
 {
-	struct dkim_tag tags[DKIM_MAX_TAGS];
-	size_t nt, i;
-	const char *cut = NULL, *end = NULL;
+	const char *p = f->value, *cut = NULL, *end = NULL;
+	const char *fend = f->raw + f->raw_len;
+	size_t n = f->value_len, i = 0, s, e, k;
 
-	if (dkim_tags_parse(tags, DKIM_MAX_TAGS, &nt, f->value,
-	    f->value_len) == 0) {
-		for (i = 0; i < nt; i++)
-			if (tags[i].name_len == 1 && tags[i].name[0] == 'b') {
-				cut = tags[i].value;
-				while (cut > f->value && cut[-1] != '=')
-					cut--;
-				end = tags[i].value + tags[i].value_len;
-			}
+	while (i < n && cut == NULL) {
+		for (e = i; e < n && p[e] != ';'; e++)
+			;
+		s = i;
+		i = e + 1;
+		while (s < e && is_fws(p[s]))
+			s++;
+		if (s == e || p[s] != 'b')
+			continue;
+		for (k = s + 1; k < e && is_fws(p[k]); k++)
+			;
+		if (k == e || p[k] != '=')
+			continue;	/* a longer name such as bh */
+		s = k + 1;
+		cut = p + s;
+		while (s < e && is_fws(p[s]))
+			s++;
+		while (e > s && is_fws(p[e - 1]))
+			e--;
+		end = p + e;
 	}
 	if (cut == NULL) {
-		buf_append(out, f->raw, f->raw_len);
+		*out = f->raw;
+		*outlen = f->raw_len;
 		return;
 	}
-	buf_append(out, f->raw, (size_t)(cut - f->raw));
-	buf_append(out, end, (size_t)(f->raw + f->raw_len - end));
+	if (end == fend) {
+		*out = f->raw;
+		*outlen = (size_t)(cut - f->raw);
+		return;
+	}
+	buf_reset(scratch);
+	buf_append(scratch, f->raw, (size_t)(cut - f->raw));
+	buf_append(scratch, end, (size_t)(fend - end));
+	*out = scratch->p ? scratch->p : "";
+	*outlen = scratch->len;
 }
 
 /* body_emit - canonical body bytes into one signature's hash */
@@ -240,8 +296,13 @@ check_time(struct dkim_verify *v, struct sigstate *s)
 static size_t
 add_query(struct dkim_verify *v, const char *sel, const char *dom)
 {
-	char *name = xasprintf("%s._domainkey.%s", sel, dom);
-	size_t i;
+	static const char mid[] = "._domainkey.";
+	size_t i, sl = strlen(sel), dl = strlen(dom);
+	char *name = xmalloc(sl + sizeof(mid) - 1 + dl + 1);
+
+	memcpy(name, sel, sl);
+	memcpy(name + sl, mid, sizeof(mid) - 1);
+	memcpy(name + sl + sizeof(mid) - 1, dom, dl + 1);
 
 	for (i = 0; i < v->nq; i++)
 		if (strcasecmp(v->queries[i], name) == 0) {
@@ -269,29 +330,21 @@ fill_result(struct sigstate *s)
 	s->res.b_prefix = s->sig.b_text;
 }
 
-/* dkim_verify_header - parse the signatures and hash the headers */
-int
-dkim_verify_header(struct dkim_verify *v, const char *hdr, size_t n)
+/* verify_fields - parse the signatures of an indexed header section and
+   hash its fields for each */
+static void
+verify_fields(struct dkim_verify *v, const struct msg_header *h)
 {
-	struct msg_header h;
 	const struct msg_field *f;
 	struct sigstate *s;
 	enum dkim_reason why;
-	struct buf sb;
-	size_t i, count;
+	const char *sf;
+	size_t i, count, sflen;
 
-	if (v->stage != STAGE_START)
-		return E_INVAL;
-	v->stage = STAGE_BODY;
-	if (msg_header_parse(&h, hdr, n, 0) < 0) {
-		v->stage = STAGE_DONE;
-		return E_SYNTAX;
-	}
-	count = msg_header_count(&h, "DKIM-Signature", 14);
+	count = msg_header_count(h, "DKIM-Signature", 14);
 	v->sigs = xcalloc(count ? count : 1, sizeof(*v->sigs));
-	buf_init(&sb, DKIM_MAX_HEADER_HASH_INPUT);
 	for (i = 0, f = NULL; i < count; i++) {
-		f = msg_header_find(&h, "DKIM-Signature", 14,
+		f = msg_header_find(h, "DKIM-Signature", 14,
 		    f ? f->pos + 1 : 0);
 		s = &v->sigs[v->nsigs++];
 		if (dkim_sig_parse(&s->sig, f->value, f->value_len, &why) < 0) {
@@ -306,10 +359,9 @@ dkim_verify_header(struct dkim_verify *v, const char *hdr, size_t n)
 		}
 		if (!check_time(v, s))
 			continue;
-		buf_reset(&sb);
-		sigfield_without_b(&sb, f);
-		if (dkim_header_hash(&h, s->sig.hcanon, s->sig.headers,
-		    s->sig.nheaders, sb.p ? sb.p : "", sb.len, s->hdigest) < 0) {
+		sigfield_without_b(&v->sfield, f, &sf, &sflen);
+		if (dkim_header_hash(&v->hin, h, s->sig.hcanon, s->sig.headers,
+		    s->sig.nheaders, sf, sflen, s->hdigest) < 0) {
 			decide(s, DKIM_R_INTERNAL);
 			continue;
 		}
@@ -320,7 +372,22 @@ dkim_verify_header(struct dkim_verify *v, const char *hdr, size_t n)
 		}
 		canon_body_init(&s->cb, s->sig.bcanon, body_emit, s);
 	}
-	buf_fini(&sb);
+}
+
+/* dkim_verify_header - parse the signatures and hash the headers */
+int
+dkim_verify_header(struct dkim_verify *v, const char *hdr, size_t n)
+{
+	struct msg_header h;
+
+	if (v->stage != STAGE_START)
+		return E_INVAL;
+	v->stage = STAGE_BODY;
+	if (msg_header_parse(&h, hdr, n, 0) < 0) {
+		v->stage = STAGE_DONE;
+		return E_SYNTAX;
+	}
+	verify_fields(v, &h);
 	msg_header_fini(&h);
 	return 0;
 }
@@ -385,15 +452,21 @@ dkim_verify_message(struct dkim_verify *v, const char *msg, size_t n)
 	size_t hlen;
 	int r;
 
-	/* Find where the body starts, then run the three steps. */
+	/* The three steps, with the header section indexed once: the
+	   index of the whole message holds the same fields as that of its
+	   header section alone. */
 	if (msg_header_parse(&h, msg, n, 0) < 0) {
 		v->stage = STAGE_DONE;
 		return E_SYNTAX;
 	}
+	if (v->stage != STAGE_START) {
+		msg_header_fini(&h);
+		return E_INVAL;
+	}
+	v->stage = STAGE_BODY;
+	verify_fields(v, &h);
 	hlen = h.body ? (size_t)(h.body - msg) : n;
 	msg_header_fini(&h);
-	if ((r = dkim_verify_header(v, msg, hlen)) < 0)
-		return r;
 	if ((r = dkim_verify_body(v, msg + hlen, n - hlen)) < 0)
 		return r;
 	return dkim_verify_body_end(v);

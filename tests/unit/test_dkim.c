@@ -552,7 +552,7 @@ craft(const struct dkim_key *k, const char *alg, const char *tags,
 	unsigned int bl;
 	size_t siglen;
 	char b64[1024];
-	struct buf f;
+	struct buf f, hin;
 
 	msg_header_parse(&h, msg, n, 0);
 	e.mc = EVP_MD_CTX_new();
@@ -567,7 +567,9 @@ craft(const struct dkim_key *k, const char *alg, const char *tags,
 	buf_init(&f, 1 << 20);
 	buf_printf(&f, "DKIM-Signature: v=1; a=%s; c=relaxed/relaxed; %s "
 	    "bh=%s; b=", alg, tags, b64);
-	dkim_header_hash(&h, CANON_RELAXED, names, 2, f.p, f.len, hd);
+	buf_init(&hin, DKIM_MAX_HEADER_HASH_INPUT);
+	dkim_header_hash(&hin, &h, CANON_RELAXED, names, 2, f.p, f.len, hd);
+	buf_fini(&hin);
 	dkim_crypto_sign(dkim_key_pkey(k), dkim_key_alg(k), hd, &sig,
 	    &siglen);
 	base64_encode(b64, sig, siglen);
@@ -747,6 +749,105 @@ test_crafted(void)
 	}
 	dkim_key_free(ed);
 	dkim_key_free(rsa);
+}
+
+/*
+ * craft_b - plain_msg signed by k (Ed25519) with b= wherever the case
+ * puts it: the field is "...; bh=X; " bopen gap VALUE after, and what was
+ * signed is the same with gap and VALUE left out (RFC 6376 3.7); sent
+ * replaces after in the message (NULL: after itself).
+ */
+static char *
+craft_b(const struct dkim_key *k, const char *bopen, const char *gap,
+    const char *after, const char *sent, size_t *outlen)
+{
+	static char *const names[] = { "from", "to" };
+	struct msg_header h;
+	struct canon_body cb;
+	struct emit_ctx e;
+	unsigned char bh[32], hd[32], *sig;
+	unsigned int bl;
+	size_t siglen, pre;
+	char b64[1024];
+	struct buf f, hin;
+
+	msg_header_parse(&h, plain_msg, sizeof(plain_msg) - 1, 0);
+	e.mc = EVP_MD_CTX_new();
+	e.left = -1;
+	EVP_DigestInit_ex(e.mc, EVP_sha256(), NULL);
+	canon_body_init(&cb, CANON_RELAXED, emit_limited, &e);
+	canon_body_feed(&cb, h.body, h.body_len);
+	canon_body_finish(&cb);
+	EVP_DigestFinal_ex(e.mc, bh, &bl);
+	EVP_MD_CTX_free(e.mc);
+	base64_encode(b64, bh, 32);
+	buf_init(&f, 1 << 20);
+	buf_printf(&f, "DKIM-Signature: v=1; a=ed25519-sha256; "
+	    "c=relaxed/relaxed; d=example.com; s=s; h=from:to; bh=%s; %s",
+	    b64, bopen);
+	pre = f.len;
+	buf_append_str(&f, after);
+	buf_init(&hin, DKIM_MAX_HEADER_HASH_INPUT);
+	dkim_header_hash(&hin, &h, CANON_RELAXED, names, 2, f.p, f.len, hd);
+	buf_fini(&hin);
+	dkim_crypto_sign(dkim_key_pkey(k), dkim_key_alg(k), hd, &sig,
+	    &siglen);
+	base64_encode(b64, sig, siglen);
+	free(sig);
+	f.len = pre;
+	buf_printf(&f, "%s%s%s\r\n", gap, b64, sent ? sent : after);
+	buf_append(&f, plain_msg, sizeof(plain_msg) - 1);
+	buf_cstr(&f);
+	msg_header_fini(&h);
+	*outlen = f.len;
+	return f.p;
+}
+
+/* The b= value is cut from the hashed field wherever the tag stands,
+   with the text after it kept (RFC 6376 3.7, 3.5 b=). */
+static void
+test_b_placement(void)
+{
+	static const struct {
+		const char *name, *bopen, *gap, *after, *sent;
+		enum dkim_result res;
+	} cases[] = {
+		{ "b= last", "b=", "", "", NULL, DKIM_RESULT_PASS },
+		{ "b= last, folded before the value", "b=", "\r\n\t", "",
+		    NULL, DKIM_RESULT_PASS },
+		{ "b= last, then ';' and FWS", "b=", " ", "; ", NULL,
+		    DKIM_RESULT_PASS },
+		{ "b= before another tag", "b=", "", "; foo=bar", NULL,
+		    DKIM_RESULT_PASS },
+		{ "b= folded, FWS after the value", "b=", "\r\n\t ",
+		    " \r\n\t; foo=bar;", NULL, DKIM_RESULT_PASS },
+		{ "FWS between b and =", "b \t=", " ", "; foo=bar", NULL,
+		    DKIM_RESULT_PASS },
+		{ "text after b= is signed", "b=", "", "; foo=bar", "; foo=baz",
+		    DKIM_RESULT_FAIL },
+		{ "FWS after the value is signed", "b=", "", "; foo=bar",
+		    " ; foo=bar", DKIM_RESULT_FAIL },
+	};
+	struct dkim_key *k;
+	char *pub, rec[256], *m;
+	struct rec r = { "s._domainkey.example.com", rec };
+	struct dkim_verify *v;
+	size_t i, n;
+
+	dkim_key_generate(&k, DKIM_ALG_ED25519_SHA256, 0);
+	pub = pub_b64(k);
+	snprintf(rec, sizeof(rec), "v=DKIM1; k=ed25519; p=%s", pub);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		m = craft_b(k, cases[i].bopen, cases[i].gap, cases[i].after,
+		    cases[i].sent, &n);
+		v = run_verify(m, n, NOW, &r, 1, 0);
+		check_sig(v, 0, cases[i].res, cases[i].res == DKIM_RESULT_PASS ?
+		    DKIM_R_OK : DKIM_R_SIGNATURE, cases[i].name);
+		dkim_verify_free(v);
+		free(m);
+	}
+	free(pub);
+	dkim_key_free(k);
 }
 
 /* An RSA key under 1024 bits fails (RFC 8301 3.2). */
@@ -1315,6 +1416,7 @@ main(void)
 	test_streaming();
 	test_dkimpy();
 	test_crafted();
+	test_b_placement();
 	test_small_key();
 	test_roundtrip();
 	test_sign_fields();

@@ -467,21 +467,37 @@ sync_many(int *fds, int *errs, size_t n, bool dirs)
 	fanout_run(sync_item, &j, n);
 }
 
-/* link_new - link tmp to dst (EEXIST: delivered before), creating the
-   maildir if new/ is missing; 0 or an errno.  The tmp name goes. */
+/* link_new - move tmp to dst, never over it (EEXIST: delivered before),
+   creating the maildir if new/ is missing; 0 or an errno.  The tmp name
+   goes.  One renameat2(RENAME_NOREPLACE) does what link() + unlink()
+   did; a file system without it gets those two. */
 static int
 link_new(const char *tmp, const char *dst, const char *dir, bool folder)
 {
-	int tries, e = 0;
+	static bool no_noreplace;
+	int tries, e = 0, r;
 
 	for (tries = 0; tries < 2; tries++) {
-		if (link(tmp, dst) == 0 || errno == EEXIST) {
+		if (!no_noreplace) {
+			r = renameat2(AT_FDCWD, tmp, AT_FDCWD, dst,
+			    RENAME_NOREPLACE);
+			if (r == 0)
+				return 0;
+			if (errno == EINVAL || errno == ENOSYS) {
+				no_noreplace = true;
+				tries--;
+				continue;
+			}
+		} else {
+			r = link(tmp, dst);
+		}
+		if (r == 0 || errno == EEXIST) {
 			e = 0;
 			break;
 		}
 		e = errno;
 		/* The same delivery twice in one batch: the other ticket has
-		   linked (and removed) the shared tmp name already. */
+		   moved (or linked and removed) the shared tmp name already. */
 		if (e == ENOENT && access(dst, F_OK) == 0) {
 			e = 0;
 			break;

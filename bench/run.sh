@@ -270,6 +270,17 @@ if [ $SD_OK = 1 ]; then
 	run_idle smtpsd "$IDLE" --sources 40 --connect-concurrency 200
 fi
 
+# The floor: what OpenSSL alone costs a server per full handshake with
+# this certificate (bench/tls_floor.c, in-process, thread CPU time).
+if cc -O2 -o "$OUT/tls_floor" bench/tls_floor.c \
+    $(pkg-config --cflags --libs openssl) 2>/dev/null; then
+	n=3000
+	[ "$QUICK" = 1 ] && n=500
+	"$OUT/tls_floor" "$W/cert.pem" "$W/key.pem" $n | \
+	    sed 's/^{/{"label":"openssl floor 1",/' >>"$RES" ||
+	    say "tls_floor failed"
+fi
+
 # The table: medians over rounds, smtpsd/Postfix ratios.
 "$PY" - "$RES" "$OUT/results.md" "$ROUNDS" "$QUICK" <<'EOF'
 import json, statistics, sys
@@ -414,6 +425,22 @@ if idle:
         lines.append("| %s | %d | %d | %d | %.1f | %.1f | %.1f | %.0f | %.1f | %.0f | %s |" % (
             srv, j["sessions"], held, j.get("failed", 0), j.get("setup_s", 0),
             rss / 1024, before / 1024, per, pss / 1024, pper, tgt))
+floor = [v[0] for k, v in runs.items() if k == ("openssl", "floor")]
+if floor:
+    f = floor[0]["server_cpu_ms_per_handshake"]
+    lines.append("")
+    lines.append("### The OpenSSL floor")
+    lines.append("")
+    lines.append("OpenSSL alone (bench/tls_floor.c: in one process, memory BIOs, "
+                 "thread CPU time) spends %.3f ms of server CPU per full "
+                 "handshake with this certificate, one 1 KiB record each way "
+                 "and close (%s)." % (f, floor[0].get("version", "")))
+    for srv in ("smtpsd", "postfix"):
+        c = med(srv, "tls1k50", "server_cpu_ms_per_msg")
+        if c is not None:
+            lines.append("- %s: %.2f ms/msg at STARTTLS 1 KiB 50 sessions, "
+                         "so %.2f ms/msg besides the TLS handshake" %
+                         (srv, c, c - f))
 text = "\n".join(lines) + "\n"
 open(out, "w").write(text)
 print(text)

@@ -73,17 +73,20 @@ main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &w);
 	wall0 = (double)w.tv_sec + (double)w.tv_nsec / 1e9;
 	for (i = 0; i < count; i++) {
-		SSL *s = SSL_new(sctx), *c = SSL_new(cctx);
-		BIO *s_in = BIO_new(BIO_s_mem()), *s_out = BIO_new(BIO_s_mem());
+		SSL *s, *c = SSL_new(cctx);
+		BIO *s_in, *s_out;
 		BIO *c_in = BIO_new(BIO_s_mem()), *c_out = BIO_new(BIO_s_mem());
 		int sd = 0, cd = 0, rounds = 0;
 
-		SSL_set_bio(s, s_in, s_out);
-		SSL_set_bio(c, c_in, c_out);
-		SSL_set_connect_state(c);
 		t0 = cpu_now();
+		s = SSL_new(sctx);
+		s_in = BIO_new(BIO_s_mem());
+		s_out = BIO_new(BIO_s_mem());
+		SSL_set_bio(s, s_in, s_out);
 		SSL_set_accept_state(s);
 		server += cpu_now() - t0;
+		SSL_set_bio(c, c_in, c_out);
+		SSL_set_connect_state(c);
 		while ((!sd || !cd) && rounds++ < 20) {
 			if (!cd)
 				cd = SSL_do_handshake(c) == 1;

@@ -25,12 +25,14 @@ def message():
 
 
 def rate(fn, secs):
+    # CPU time of this thread, as smtpsctl dkim bench and openssl speed
+    # count: waiting for the CPU on a busy host is left out.
     n = 0
-    t0 = time.monotonic()
+    t0 = time.thread_time()
     while True:
         fn()
         n += 1
-        t1 = time.monotonic()
+        t1 = time.thread_time()
         if t1 - t0 >= secs:
             return int(n / (t1 - t0))
 

@@ -220,8 +220,9 @@ sigfield_without_b(struct buf *scratch, const struct msg_field *f,
 	size_t n = f->value_len, i = 0, s, e, k;
 
 	while (i < n && cut == NULL) {
-		for (e = i; e < n && p[e] != ';'; e++)
-			;
+		const char *semi = memchr(p + i, ';', n - i);
+
+		e = semi ? (size_t)(semi - p) : n;
 		s = i;
 		i = e + 1;
 		while (s < e && is_fws(p[s]))

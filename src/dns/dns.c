@@ -2,13 +2,16 @@
  * dns/dns.c - the entry points of dns.h, the libunbound back end and the
  * wire-format parser.
  *
- * libunbound resolves in a thread of its own and signals finished queries
- * on ub_fd(); ub_process() runs our ub_done(), which only parses the
- * answer into its query and moves it from the in-flight list to the
- * finished list.  The user's callbacks run afterwards, from deliver(), in
- * the order the queries finished, so a callback may start new queries or
- * free its own state without reentering libunbound.  Both lists make
- * every step O(1) per query, so thousands of queries can wait at once.
+ * libunbound runs in the caller's thread through its pluggable event
+ * API: its sockets sit in one epoll descriptor (dns_resolver_fd()), its
+ * timers in a heap, and dns_resolver_process() runs its handlers, which
+ * only parse an answer into its query, keep a copy in the resolver's
+ * answer cache when it may be kept, and move the query from the in-flight
+ * list to the finished list.  A query the answer cache knows goes straight
+ * to the finished list.  The user's callbacks run afterwards, from
+ * deliver(), in the order the queries finished, so a callback may start
+ * new queries or free its own state without reentering libunbound.  Both
+ * lists make every step O(1) per query, so thousands can wait at once.
  * libunbound retries a silent server for a long time, so each query also
  * carries a deadline of our own (dns_set_timeout) on CLOCK_MONOTONIC; a
  * query past it is cancelled with ub_cancel() and answered DNS_TIMEOUT.

@@ -46,6 +46,13 @@ EVP_PKEY *dkim_key_pkey(const struct dkim_key *k);
 /* dkim_crypto_sign - sign a SHA-256 digest; the signature to *sig (heap) */
 int dkim_crypto_sign(EVP_PKEY *pk, enum dkim_alg alg,
     const unsigned char *digest, unsigned char **sig, size_t *siglen);
+/*
+ * dkim_key_sign - the same with the key's signing context, set up on
+ * first use and kept with the key; safe from several threads (one uses
+ * the context, the others sign as dkim_crypto_sign does)
+ */
+int dkim_key_sign(const struct dkim_key *k, const unsigned char *digest,
+    unsigned char **sig, size_t *siglen);
 
 /*
  * dkim_header_hash - the SHA-256 of the header-hash input of RFC 6376

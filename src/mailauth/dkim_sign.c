@@ -242,8 +242,7 @@ dkim_sign(struct buf *out, const struct dkim_key *k,
 	buf_fini(&hin);
 	if (r < 0)
 		goto out;
-	if ((r = dkim_crypto_sign(dkim_key_pkey(k), alg, hd, &sig,
-	    &siglen)) < 0)
+	if ((r = dkim_key_sign(k, hd, &sig, &siglen)) < 0)
 		goto out;
 	b64len = base64_encoded_len(siglen);
 	b64 = xmalloc(b64len + 1);

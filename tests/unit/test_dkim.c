@@ -4,6 +4,7 @@
  * tag-list, signature and key-record parsers, and sign/verify round trips.
  * Reads tests/data/dkim/ (run from the repository root).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -850,6 +851,82 @@ test_b_placement(void)
 	dkim_key_free(k);
 }
 
+#define SIGN_THREADS 4
+#define SIGN_PER_THREAD 25
+
+struct sign_job {
+	const struct dkim_key *k;
+	char *out[SIGN_PER_THREAD];
+	size_t len[SIGN_PER_THREAD];
+	int ret[SIGN_PER_THREAD];
+};
+
+/* sign_many - one thread's share of test_sign_threads */
+static void *
+sign_many(void *arg)
+{
+	struct sign_job *j = arg;
+	struct dkim_sign_opts o;
+	size_t i;
+
+	dkim_sign_opts_init(&o);
+	o.domain = "example.com";
+	o.selector = "sel";
+	o.timestamp = NOW;
+	for (i = 0; i < SIGN_PER_THREAD; i++)
+		j->out[i] = sign_msg(j->k, &o, plain_msg, sizeof(plain_msg) - 1,
+		    &j->len[i], &j->ret[i]);
+	return NULL;
+}
+
+/* One key signing from several threads at once: one of them uses the
+   key's own signing context, the others their own; every signature
+   verifies, for both key types. */
+static void
+test_sign_threads(void)
+{
+	struct dkim_key *keys[2];
+	struct sign_job jobs[SIGN_THREADS];
+	pthread_t th[SIGN_THREADS];
+	size_t ki, t, i, good;
+
+	dkim_key_generate(&keys[0], DKIM_ALG_ED25519_SHA256, 0);
+	keys[1] = load_key(DATA "dkimpy/test.private");
+	for (ki = 0; ki < 2; ki++) {
+		char *pub = pub_b64(keys[ki]), rec[2048];
+		struct rec r = { "sel._domainkey.example.com", rec };
+
+		snprintf(rec, sizeof(rec), "v=DKIM1; k=%s; p=%s", ki ? "rsa" :
+		    "ed25519", pub);
+		for (t = 0; t < SIGN_THREADS; t++) {
+			jobs[t].k = keys[ki];
+			pthread_create(&th[t], NULL, sign_many, &jobs[t]);
+		}
+		for (t = 0; t < SIGN_THREADS; t++)
+			pthread_join(th[t], NULL);
+		good = 0;
+		for (t = 0; t < SIGN_THREADS; t++)
+			for (i = 0; i < SIGN_PER_THREAD; i++) {
+				struct dkim_verify *v;
+				const struct dkim_sig_result *s;
+
+				v = run_verify(jobs[t].out[i], jobs[t].len[i],
+				    NOW, &r, 1, 0);
+				s = dkim_verify_sig(v, 0);
+				good += jobs[t].ret[i] == 0 && s != NULL &&
+				    s->result == DKIM_RESULT_PASS;
+				dkim_verify_free(v);
+				free(jobs[t].out[i]);
+			}
+		CHECK_INT((int)good, SIGN_THREADS * SIGN_PER_THREAD, ki ?
+		    "rsa signatures made by 4 threads at once all verify" :
+		    "ed25519 signatures made by 4 threads at once all verify");
+		free(pub);
+	}
+	dkim_key_free(keys[0]);
+	dkim_key_free(keys[1]);
+}
+
 /* An RSA key under 1024 bits fails (RFC 8301 3.2). */
 static void
 test_small_key(void)
@@ -1419,6 +1496,7 @@ main(void)
 	test_b_placement();
 	test_small_key();
 	test_roundtrip();
+	test_sign_threads();
 	test_sign_fields();
 	test_key_cache();
 	test_misc();

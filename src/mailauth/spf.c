@@ -46,19 +46,20 @@ enum mech {
 
 static const struct mech_def {
 	const char *name;
+	size_t len;		/* strlen(name) */
 	enum mech mech;
 	bool spec;		/* takes ":domain-spec" */
 	bool spec_required;
 	bool cidr;		/* takes a dual-cidr-length */
 } mech_defs[] = {
-	{ "all", M_ALL, false, false, false },
-	{ "include", M_INCLUDE, true, true, false },
-	{ "a", M_A, true, false, true },
-	{ "mx", M_MX, true, false, true },
-	{ "ptr", M_PTR, true, false, false },
-	{ "ip4", M_IP4, false, false, false },
-	{ "ip6", M_IP6, false, false, false },
-	{ "exists", M_EXISTS, true, true, false },
+	{ "all", 3, M_ALL, false, false, false },
+	{ "include", 7, M_INCLUDE, true, true, false },
+	{ "a", 1, M_A, true, false, true },
+	{ "mx", 2, M_MX, true, false, true },
+	{ "ptr", 3, M_PTR, true, false, false },
+	{ "ip4", 3, M_IP4, false, false, false },
+	{ "ip6", 3, M_IP6, false, false, false },
+	{ "exists", 6, M_EXISTS, true, true, false },
 };
 
 struct term {
@@ -77,8 +78,36 @@ struct record {
 	size_t redirect_len, exp_len;
 };
 
+/*
+ * A few parsed records per thread, keyed by the exact record text: the
+ * evaluation is replayed from the start after every answer, and the same
+ * senders come back message after message, so most records would
+ * otherwise be parsed again and again.  Fixed-size slots in thread-local
+ * storage (nothing to free); a record too long or with too many terms
+ * for a slot is parsed each time.  Only records that parsed cleanly are
+ * kept, so a bad one is re-parsed to give its reason.  A slot in use by
+ * a check_host() frame is pinned: nested includes never evict the record
+ * an outer frame is walking.
+ */
+#define SPF_MEMO_SLOTS	8
+#define SPF_MEMO_TXT	1024
+#define SPF_MEMO_TERMS	32
+
+struct rec_memo {
+	size_t tlen;		/* 0: empty slot */
+	char txt[SPF_MEMO_TXT];
+	struct term terms[SPF_MEMO_TERMS];
+	struct record rec;	/* points into txt and terms above */
+	unsigned long long used;
+	int pins;		/* check_host() frames using rec */
+};
+
+static __thread struct rec_memo rec_memo[SPF_MEMO_SLOTS];
+static __thread unsigned long long rec_memo_clock;
+
 struct cached {
-	char *name;
+	char *name;		/* lower case, no trailing dot */
+	size_t len;		/* strlen(name) */
 	enum dns_type type;
 	struct dns_answer ans;
 };
@@ -159,9 +188,9 @@ is_alpha(int c)
  * multi asks for at least two labels (RFC 7208 4.3).
  */
 static bool
-name_is_valid(const char *n, bool multi)
+name_is_valid_len(const char *n, size_t len, bool multi)
 {
-	size_t len = strlen(n), lab = 0, labels = 0, i;
+	size_t lab = 0, labels = 0, i;
 
 	if (len > 0 && n[len - 1] == '.')
 		len--;
@@ -182,6 +211,12 @@ name_is_valid(const char *n, bool multi)
 	return !multi || labels >= 2;
 }
 
+static bool
+name_is_valid(const char *n, bool multi)
+{
+	return name_is_valid_len(n, strlen(n), multi);
+}
+
 /* strip_dot - drop one trailing dot (RFC 7208 7.3: it is ignored) */
 static void
 strip_dot(char *n)
@@ -192,17 +227,22 @@ strip_dot(char *n)
 		n[len - 1] = '\0';
 }
 
-/* same_name - equal DNS names, case and one trailing dot aside */
+/* lower_eq - n[0..len) equals the lower-case lc[0..len), ASCII case
+   aside */
 static bool
-same_name(const char *a, const char *b)
+lower_eq(const char *lc, const char *n, size_t len)
 {
-	size_t al = strlen(a), bl = strlen(b);
+	size_t i;
 
-	if (al > 0 && a[al - 1] == '.')
-		al--;
-	if (bl > 0 && b[bl - 1] == '.')
-		bl--;
-	return al == bl && strncasecmp(a, b, al) == 0;
+	for (i = 0; i < len; i++) {
+		char c = n[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != lc[i])
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -295,25 +335,25 @@ lookup(struct spf *s, const char *name, enum dns_type type,
     const struct dns_answer **out)
 {
 	static const struct dns_answer invalid = { .status = DNS_ERROR };
-	size_t i;
+	size_t i, len = strlen(name), n;
 
-	if (!name_is_valid(name, false)) {
-		*out = &invalid;
-		return 0;
-	}
+	/* Cached names are valid, lower case and without the trailing dot,
+	   so a name equal to one (case and one trailing dot aside) is valid
+	   too: the check waits for a miss. */
+	n = len > 0 && name[len - 1] == '.' ? len - 1 : len;
 	for (i = 0; i < s->ncache; i++)
-		if (s->cache[i].type == type &&
-		    same_name(s->cache[i].name, name)) {
+		if (s->cache[i].len == n && s->cache[i].type == type &&
+		    lower_eq(s->cache[i].name, name, n)) {
 			*out = &s->cache[i].ans;
 			return 0;
 		}
-	if (s->ncache >= SPF_MAX_ANSWERS) {
+	if (!name_is_valid_len(name, len, false) ||
+	    s->ncache >= SPF_MAX_ANSWERS) {
 		*out = &invalid;
 		return 0;
 	}
 	free(s->want_name);
-	s->want_name = xstrdup(name);
-	strip_dot(s->want_name);
+	s->want_name = xstrndup(name, n);
 	lower(s->want_name);
 	s->want_type = type;
 	return NEED;
@@ -754,16 +794,27 @@ expand_domain(struct spf *s, const char *domain, const char *spec,
 	struct buf b;
 	const char *p;
 	char *name;
+	size_t i;
 	int r;
 
 	*out = NULL;
-	buf_init(&b, 4 * SPF_MAX_RECORD_LEN);
-	if ((r = expand(s, domain, spec, len, false, &b)) != 0) {
+	/* no '%': the expansion is the text itself (what expand() would
+	   copy one literal at a time) */
+	for (i = 0; i < len; i++)
+		if (spec[i] == '%' || (unsigned char)spec[i] < 0x21 ||
+		    (unsigned char)spec[i] > 0x7e)
+			break;
+	if (i == len)
+		name = xstrndup(spec, len);
+	else {
+		buf_init(&b, 4 * SPF_MAX_RECORD_LEN);
+		if ((r = expand(s, domain, spec, len, false, &b)) != 0) {
+			buf_fini(&b);
+			return r == NEED ? NEED : E_SYNTAX;
+		}
+		name = xstrdup(buf_cstr(&b));
 		buf_fini(&b);
-		return r == NEED ? NEED : E_SYNTAX;
 	}
-	name = xstrdup(buf_cstr(&b));
-	buf_fini(&b);
 	strip_dot(name);
 	p = name;
 	while (strlen(p) > SPF_MAX_DOMAIN_LEN) {
@@ -980,9 +1031,11 @@ parse_mechanism(const char *p, size_t n, struct term *t)
 	for (nl = 0; nl < n && p[nl] != ':' && p[nl] != '/'; nl++)
 		;
 	for (i = 0; i < sizeof(mech_defs) / sizeof(mech_defs[0]); i++)
-		if (strlen(mech_defs[i].name) == nl &&
-		    strncasecmp(mech_defs[i].name, p, nl) == 0)
+		if (mech_defs[i].len == nl && lower_eq(mech_defs[i].name, p,
+		    nl)) {
 			d = &mech_defs[i];
+			break;
+		}
 	if (d == NULL)
 		return false;
 	t->mech = d->mech;
@@ -1210,9 +1263,8 @@ eval_term(struct spf *s, const struct term *t, const char *domain, int depth)
 	}
 	case M_A:
 	case M_EXISTS:
-		/* A target that cannot be a DNS name matches nothing. */
-		if (!name_is_valid(target, false))
-			break;
+		/* A target that cannot be a DNS name matches nothing: lookup()
+		   answers it DNS_ERROR, which is neither void nor a match. */
 		r = lookup(s, target, t->mech == M_EXISTS ? DNS_T_A :
 		    addr_type(s), &a);
 		if (r != 0) {
@@ -1236,8 +1288,6 @@ eval_term(struct spf *s, const struct term *t, const char *domain, int depth)
 			ret = match_addrs(s, a, t);
 		break;
 	case M_MX:
-		if (!name_is_valid(target, false))
-			break;
 		if ((r = lookup(s, target, DNS_T_MX, &a)) != 0) {
 			ret = r;
 			break;
@@ -1352,6 +1402,62 @@ explain(struct spf *s, const struct record *rec, const char *domain,
 	return 0;
 }
 
+/* rec_memo_find - the pinned slot holding this exact record, or NULL */
+static struct rec_memo *
+rec_memo_find(const char *txt, size_t len)
+{
+	struct rec_memo *m;
+	size_t i;
+
+	for (i = 0; i < SPF_MEMO_SLOTS; i++) {
+		m = &rec_memo[i];
+		if (m->tlen == len && memcmp(m->txt, txt, len) == 0) {
+			m->used = ++rec_memo_clock;
+			m->pins++;
+			return m;
+		}
+	}
+	return NULL;
+}
+
+/* rec_memo_put - keep a cleanly parsed record in the least recently used
+   unpinned slot and return that slot pinned; NULL when it does not fit
+   or every slot is pinned (the caller keeps its own copy) */
+static struct rec_memo *
+rec_memo_put(const char *txt, size_t len, const struct record *rec)
+{
+	struct rec_memo *m = NULL;
+	size_t i;
+
+	if (len == 0 || len > SPF_MEMO_TXT || rec->nterms > SPF_MEMO_TERMS)
+		return NULL;
+	for (i = 0; i < SPF_MEMO_SLOTS; i++)
+		if (rec_memo[i].pins == 0 &&
+		    (m == NULL || rec_memo[i].used < m->used))
+			m = &rec_memo[i];
+	if (m == NULL)
+		return NULL;
+	memcpy(m->txt, txt, len);
+	m->tlen = len;
+	memset(&m->rec, 0, sizeof(m->rec));
+	for (i = 0; i < rec->nterms; i++) {
+		m->terms[i] = rec->terms[i];
+		if (rec->terms[i].spec != NULL)
+			m->terms[i].spec = m->txt + (rec->terms[i].spec - txt);
+	}
+	m->rec.terms = m->terms;
+	m->rec.nterms = rec->nterms;
+	if (rec->redirect != NULL)
+		m->rec.redirect = m->txt + (rec->redirect - txt);
+	m->rec.redirect_len = rec->redirect_len;
+	if (rec->exp != NULL)
+		m->rec.exp = m->txt + (rec->exp - txt);
+	m->rec.exp_len = rec->exp_len;
+	m->used = ++rec_memo_clock;
+	m->pins = 1;
+	return m;
+}
+
 /*
  * check_host - RFC 7208 4: the result for domain, or NEED.  On fail, *exp
  * receives the explanation of the record that failed (or NULL).
@@ -1361,7 +1467,9 @@ check_host(struct spf *s, const char *domain_in, int depth, char **exp)
 {
 	const struct dns_answer *a;
 	const char *txt = NULL;
-	struct record rec;
+	const struct record *rec;
+	struct record own;
+	struct rec_memo *memo;
 	char *domain;
 	size_t i, ntxt = 0, txt_len = 0;
 	int r, result = SPF_NEUTRAL;
@@ -1415,22 +1523,31 @@ check_host(struct spf *s, const char *domain_in, int depth, char **exp)
 		free(domain);
 		return SPF_PERMERROR;
 	}
-	/* RFC 7208 3.1: the record is 7-bit ASCII. */
-	for (i = 0; i < txt_len; i++)
-		if ((unsigned char)txt[i] < 0x20 ||
-		    (unsigned char)txt[i] > 0x7e) {
-			set_problem(s, "non-ASCII byte in the SPF record of %s",
-			    domain);
+	/* A record in the memo has passed the checks below already. */
+	memset(&own, 0, sizeof(own));
+	if ((memo = rec_memo_find(txt, txt_len)) == NULL) {
+		/* RFC 7208 3.1: the record is 7-bit ASCII. */
+		for (i = 0; i < txt_len; i++)
+			if ((unsigned char)txt[i] < 0x20 ||
+			    (unsigned char)txt[i] > 0x7e) {
+				set_problem(s, "non-ASCII byte in the SPF "
+				    "record of %s", domain);
+				free(domain);
+				return SPF_PERMERROR;
+			}
+		if (parse_record(s, txt, txt_len, &own) != 0) {
 			free(domain);
 			return SPF_PERMERROR;
 		}
-	if (parse_record(s, txt, txt_len, &rec) != 0) {
-		free(domain);
-		return SPF_PERMERROR;
+		if ((memo = rec_memo_put(txt, txt_len, &own)) != NULL) {
+			free(own.terms);
+			memset(&own, 0, sizeof(own));
+		}
 	}
+	rec = memo != NULL ? &memo->rec : &own;
 
-	for (i = 0; i < rec.nterms; i++) {
-		r = eval_term(s, &rec.terms[i], domain, depth);
+	for (i = 0; i < rec->nterms; i++) {
+		r = eval_term(s, &rec->terms[i], domain, depth);
 		if (r == 0)
 			continue;
 		if (r == NEED)
@@ -1439,10 +1556,10 @@ check_host(struct spf *s, const char *domain_in, int depth, char **exp)
 			r -= 1000;
 			goto out;
 		}
-		result = rec.terms[i].qual;
+		result = rec->terms[i].qual;
 		goto matched;
 	}
-	if (rec.redirect != NULL) {
+	if (rec->redirect != NULL) {
 		char *target = NULL;
 
 		/* RFC 7208 6.1: redirect counts as a DNS term; none at the
@@ -1451,7 +1568,7 @@ check_host(struct spf *s, const char *domain_in, int depth, char **exp)
 			r = SPF_PERMERROR;
 			goto out;
 		}
-		r = expand_domain(s, domain, rec.redirect, rec.redirect_len,
+		r = expand_domain(s, domain, rec->redirect, rec->redirect_len,
 		    &target);
 		if (r != 0) {
 			if (r != NEED) {
@@ -1474,7 +1591,7 @@ check_host(struct spf *s, const char *domain_in, int depth, char **exp)
 matched:
 	r = result;
 	if (result == SPF_FAIL) {
-		int e = explain(s, &rec, domain, exp);
+		int e = explain(s, rec, domain, exp);
 
 		if (e == NEED)
 			r = NEED;
@@ -1484,7 +1601,9 @@ out:
 		free(*exp);
 		*exp = NULL;
 	}
-	free(rec.terms);
+	if (memo != NULL)
+		memo->pins--;
+	free(own.terms);
 	free(domain);
 	return r;
 }
@@ -1647,6 +1766,7 @@ spf_answer(struct spf *s, const struct dns_answer *ans)
 	s->cache = xrealloc(s->cache, (s->ncache + 1) * sizeof(*s->cache));
 	c = &s->cache[s->ncache++];
 	c->name = s->want_name;
+	c->len = strlen(c->name);
 	c->type = s->want_type;
 	s->want_name = NULL;
 	copy_answer(&c->ans, ans);

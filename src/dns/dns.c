@@ -24,6 +24,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unbound.h>
 #include <unbound-event.h>
@@ -1087,6 +1089,8 @@ forward_everything(struct ub_ctx *ctx)
 	return 0;
 }
 
+static void direct_setup(struct dns_resolver *r, const char *server);
+
 /* dns_resolver_new - a libunbound resolver for the system or one server */
 int
 dns_resolver_new(struct dns_resolver **out, const char *server, char **err)
@@ -1115,6 +1119,7 @@ dns_resolver_new(struct dns_resolver **out, const char *server, char **err)
 	   through as insecure; /etc/hosts is never read (no ub_ctx_hosts).
 	   Forwarded queries carry RD=1, so the forwarder recurses. */
 	if (server != NULL) {
+		direct_setup(r, server);
 		e = ub_ctx_set_fwd(r->ctx, server);
 		if (e == 0)
 			e = forward_everything(r->ctx);
@@ -1184,6 +1189,8 @@ dns_resolver_add_trust_anchor(struct dns_resolver *r, const char *rr,
 			    "record");
 		return E_INVAL;
 	}
+	/* answers under an anchor are validated: libunbound asks them all */
+	r->direct.usable = false;
 	if ((e = ub_ctx_add_ta(r->ctx, rr)) != 0) {
 		if (err)
 			*err = xasprintf("trust anchor: %s", ub_strerror(e));
@@ -1205,6 +1212,10 @@ dns_resolver_free(struct dns_resolver *r)
 	   event base it used can go. */
 	if (r->ctx != NULL)
 		ub_ctx_delete(r->ctx);
+	if (r->direct.ev != NULL) {
+		ev_free(&r->direct.ev->super);
+		close(r->direct.fd);
+	}
 	evb_free(r->evb);
 	cache_clear(&r->cache);
 	for (q = r->fly_head; q != NULL; q = next) {
@@ -1279,22 +1290,17 @@ done_append(struct dns_resolver *r, struct dns_q *q)
 }
 
 /*
- * ub_answer - libunbound finished a query (from evb_run(), or inside
- * ub_resolve_event() when it answers from its cache): parse the answer
- * into the query, keep a copy in our cache if it may be kept, and queue
- * the query for deliver().  sec: 0 insecure, 1 bogus, 2 secure.
+ * finish - a query has its answer (pkt may be NULL): parse it into the
+ * query, keep a copy in our cache if it may be kept, and queue the query
+ * for deliver().  sec: 0 insecure, 1 bogus, 2 secure.
  */
 static void
-ub_answer(void *arg, int rcode, void *pkt, int len, int sec,
-    char *why_bogus, int was_ratelimited)
+finish(struct dns_resolver *r, struct dns_q *q, int rcode, const void *pkt,
+    int len, int sec)
 {
-	struct dns_q *q = arg;
-	struct dns_resolver *r = q->r;
 	char key[256 + 4];
 	uint32_t ttl = 0, hash;
 
-	(void)why_bogus;
-	(void)was_ratelimited;
 	fly_remove(r, q);
 	done_append(r, q);
 	memset(&q->ans, 0, sizeof(q->ans));
@@ -1322,6 +1328,329 @@ ub_answer(void *arg, int rcode, void *pkt, int len, int sec,
 		hash = norm_key(q->name, q->type, key);
 		cache_put(&r->cache, key, q->type, hash, &q->ans, ttl,
 		    now_ms());
+	}
+}
+
+/*
+ * ub_answer - libunbound finished a query (from evb_run(), or inside
+ * ub_resolve_event() when it answers from its cache).
+ */
+static void
+ub_answer(void *arg, int rcode, void *pkt, int len, int sec,
+    char *why_bogus, int was_ratelimited)
+{
+	struct dns_q *q = arg;
+
+	(void)why_bogus;
+	(void)was_ratelimited;
+	q->in_ub = false;
+	finish(q->r, q, rcode, pkt, len, sec);
+}
+
+/* ub_start - hand q (on the in-flight list) to libunbound; 0 or E_DNS
+   (q still in flight, not answered) */
+static int
+ub_start(struct dns_resolver *r, struct dns_q *q)
+{
+	int e;
+
+	/* libunbound may answer from its own cache inside the call, and
+	   ub_answer() moves q along */
+	e = ub_resolve_event(r->ctx, q->name, (int)q->type, 1, q, ub_answer,
+	    &q->async_id);
+	if (e != 0 && !q->done)
+		return E_DNS;
+	q->in_ub = !q->done;
+	return 0;
+}
+
+/* ---- the direct path to a loopback forwarder ---- */
+
+/*
+ * With a forwarder on the loopback interface and no trust anchor,
+ * libunbound adds nothing to a plain stub query but a fresh socket per
+ * query (socket, bind, connect, two epoll_ctl, close: most of the cost
+ * of a query here).  Then queries go out on one connected UDP socket
+ * instead, RD set, EDNS0, a random id each.  A random source port per
+ * query defends against answers forged off the path; nothing off the
+ * host can send from a loopback address, so the one port costs nothing
+ * there, and a connected socket takes datagrams from the forwarder only.
+ * NOERROR and NXDOMAIN answers to our exact question are used; anything
+ * else (truncated, SERVFAIL, REFUSED, FORMERR, no answer within
+ * DNS_DIRECT_HANDOVER_MS, a send that fails, a name with escapes) hands
+ * the query to libunbound, which asks again its own way (TCP,
+ * retransmissions, the other servers).
+ */
+
+#define DNS_DIRECT_HANDOVER_MS	1000
+/* most queries in flight on the direct path; more go to libunbound */
+#define DNS_DIRECT_MAX		4096
+/* RFC 6891 payload size we offer (the DNS flag day 2020 value) */
+#define DNS_DIRECT_EDNS		1232
+/* datagrams read per readiness */
+#define DNS_DIRECT_BATCH	64
+#define DNS_T_OPT		41
+
+static struct ub_event *evb_new_event(struct ub_event_base *u, int fd,
+    short bits, void (*cb)(int, short, void *), void *arg);
+static int ev_add(struct ub_event *u, struct timeval *tv);
+static void ev_free(struct ub_event *u);
+
+/* direct_setup - use the direct path if server ("ADDRESS[@PORT]", checked
+   by parse_server) is a loopback address */
+static void
+direct_setup(struct dns_resolver *r, const char *server)
+{
+	struct dns_direct *d = &r->direct;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&d->addr;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&d->addr;
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *at = strchr(server, '@');
+	size_t alen = at ? (size_t)(at - server) : strlen(server);
+	unsigned port = at ? (unsigned)strtoul(at + 1, NULL, 10) : 53;
+
+	d->usable = false;
+	if (alen >= sizeof(addr) || port < 1 || port > 65535)
+		return;
+	memcpy(addr, server, alen);
+	addr[alen] = '\0';
+	memset(&d->addr, 0, sizeof(d->addr));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		if ((ntohl(sin->sin_addr.s_addr) >> 24) != 127)
+			return;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		d->addrlen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		if (!IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+			return;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		d->addrlen = sizeof(*sin6);
+	} else
+		return;
+	d->usable = true;
+}
+
+static void direct_readable(int fd, short what, void *arg);
+
+/* direct_open - the connected socket in our epoll descriptor, opened at
+   the first query; false (and the direct path off) when it cannot be */
+static bool
+direct_open(struct dns_resolver *r)
+{
+	struct dns_direct *d = &r->direct;
+	struct ub_event *ev;
+	int fd;
+
+	if (d->ev != NULL)
+		return true;
+	d->usable = false;
+	fd = socket(d->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	if (connect(fd, (struct sockaddr *)&d->addr, d->addrlen) != 0 ||
+	    (ev = evb_new_event(&r->evb->super, fd, UB_EV_READ |
+	    UB_EV_PERSIST, direct_readable, r)) == NULL) {
+		close(fd);
+		return false;
+	}
+	if (ev_add(ev, NULL) != 0) {
+		ev_free(ev);
+		close(fd);
+		return false;
+	}
+	d->fd = fd;
+	d->ev = (struct dns_ev *)ev;
+	d->usable = true;
+	return true;
+}
+
+/* direct_find - the direct query with this id, or NULL */
+static struct dns_q *
+direct_find(struct dns_direct *d, uint16_t id)
+{
+	struct dns_q *q;
+
+	for (q = d->ids[id & (DNS_DIRECT_BUCKETS - 1)]; q != NULL;
+	    q = q->hnext)
+		if (q->id == id)
+			return q;
+	return NULL;
+}
+
+/* direct_remove - take q off the direct path */
+static void
+direct_remove(struct dns_direct *d, struct dns_q *q)
+{
+	struct dns_q **pp = &d->ids[q->id & (DNS_DIRECT_BUCKETS - 1)];
+
+	while (*pp != q)
+		pp = &(*pp)->hnext;
+	*pp = q->hnext;
+	if (q->dprev != NULL)
+		q->dprev->dnext = q->dnext;
+	else
+		d->head = q->dnext;
+	if (q->dnext != NULL)
+		q->dnext->dprev = q->dprev;
+	else
+		d->tail = q->dprev;
+	q->hnext = q->dnext = q->dprev = NULL;
+	q->direct = false;
+	d->n--;
+}
+
+/* qwire_encode - q's question in wire form (labels, type, class IN);
+   false for a name with escapes, which libunbound reads its own way */
+static bool
+qwire_encode(struct dns_q *q)
+{
+	const char *n = q->name;
+	size_t len = strlen(n), lab = 0, o = 1, i;
+
+	if (len > 0 && n[len - 1] == '.')
+		len--;
+	/* dns_name_ok(): labels of 1 to 63, 253 in all */
+	if (memchr(n, '\\', len) != NULL)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (n[i] == '.') {
+			q->qwire[lab] = (uint8_t)(o - lab - 1);
+			lab = o++;
+			continue;
+		}
+		q->qwire[o++] = (uint8_t)n[i];
+	}
+	q->qwire[lab] = (uint8_t)(o - lab - 1);
+	q->qwire[o++] = 0;
+	q->qwire[o++] = (uint8_t)(q->type >> 8);
+	q->qwire[o++] = (uint8_t)q->type;
+	q->qwire[o++] = 0;
+	q->qwire[o++] = 1;
+	q->qwire_len = o;
+	return true;
+}
+
+/* direct_send - send q (on the in-flight list) on the direct path; false
+   when libunbound should take it */
+static bool
+direct_send(struct dns_resolver *r, struct dns_q *q, int64_t now)
+{
+	struct dns_direct *d = &r->direct;
+	uint8_t pkt[12 + DNS_QWIRE_MAX + 11];
+	size_t o;
+
+	if (!d->usable || d->n >= DNS_DIRECT_MAX || !qwire_encode(q) ||
+	    !direct_open(r))
+		return false;
+	do
+		q->id = (uint16_t)arc4random();
+	while (direct_find(d, q->id) != NULL);
+	memset(pkt, 0, 12);
+	pkt[0] = (uint8_t)(q->id >> 8);
+	pkt[1] = (uint8_t)q->id;
+	pkt[2] = 0x01;			/* RD */
+	pkt[5] = 1;			/* QDCOUNT */
+	pkt[11] = 1;			/* ARCOUNT: the OPT record */
+	memcpy(pkt + 12, q->qwire, q->qwire_len);
+	o = 12 + q->qwire_len;
+	/* RFC 6891 6.1.2: root owner, OPT, payload size, TTL 0, no rdata */
+	pkt[o++] = 0;
+	pkt[o++] = 0;
+	pkt[o++] = DNS_T_OPT;
+	pkt[o++] = (uint8_t)(DNS_DIRECT_EDNS >> 8);
+	pkt[o++] = (uint8_t)(DNS_DIRECT_EDNS & 0xff);
+	memset(pkt + o, 0, 6);
+	o += 6;
+	if (send(d->fd, pkt, o, 0) != (ssize_t)o)
+		return false;
+	q->direct = true;
+	q->handover_ms = now + DNS_DIRECT_HANDOVER_MS;
+	q->hnext = d->ids[q->id & (DNS_DIRECT_BUCKETS - 1)];
+	d->ids[q->id & (DNS_DIRECT_BUCKETS - 1)] = q;
+	q->dnext = NULL;
+	q->dprev = d->tail;
+	if (d->tail != NULL)
+		d->tail->dnext = q;
+	else
+		d->head = q;
+	d->tail = q;
+	d->n++;
+	return true;
+}
+
+/* direct_handover - q leaves the direct path for libunbound */
+static void
+direct_handover(struct dns_resolver *r, struct dns_q *q)
+{
+	direct_remove(&r->direct, q);
+	if (ub_start(r, q) != 0)
+		finish(r, q, 2, NULL, 0, 0);	/* SERVFAIL */
+}
+
+/* same_question - the question at p (n bytes left) is q's own: the name
+   in any case, the same type and class */
+static bool
+same_question(const uint8_t *p, size_t n, const struct dns_q *q)
+{
+	size_t i;
+
+	if (n < q->qwire_len)
+		return false;
+	for (i = 0; i < q->qwire_len; i++) {
+		uint8_t a = p[i], b = q->qwire[i];
+
+		/* length octets are below 64, never letters */
+		if (a >= 'A' && a <= 'Z')
+			a = (uint8_t)(a - 'A' + 'a');
+		if (b >= 'A' && b <= 'Z')
+			b = (uint8_t)(b - 'A' + 'a');
+		if (a != b)
+			return false;
+	}
+	return true;
+}
+
+/* direct_readable - answers on the direct socket */
+static void
+direct_readable(int fd, short what, void *arg)
+{
+	struct dns_resolver *r = arg;
+	struct dns_direct *d = &r->direct;
+	uint8_t pkt[4096];
+	struct dns_q *q;
+	ssize_t n;
+	int i, rcode;
+
+	(void)what;
+	for (i = 0; i < DNS_DIRECT_BATCH; i++) {
+		n = recv(fd, pkt, sizeof(pkt), MSG_TRUNC);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* nobody listens (ICMP): libunbound decides what
+			   that means for the queries waiting here */
+			if (errno == ECONNREFUSED)
+				while (d->head != NULL)
+					direct_handover(r, d->head);
+			break;
+		}
+		/* QR set, QUERY, one question, our id and question */
+		if (n < 12 || (q = direct_find(d, get16(pkt))) == NULL ||
+		    (pkt[2] & 0xf8) != 0x80 || get16(pkt + 4) != 1 ||
+		    !same_question(pkt + 12, (size_t)n < sizeof(pkt) ?
+		    (size_t)n - 12 : sizeof(pkt) - 12, q))
+			continue;
+		rcode = pkt[3] & 0x0f;
+		if ((size_t)n > sizeof(pkt) || (pkt[2] & 0x02) != 0 ||
+		    (rcode != 0 && rcode != 3)) {
+			direct_handover(r, q);
+			continue;
+		}
+		direct_remove(d, q);
+		finish(r, q, rcode, pkt, (int)n, 0);
 	}
 }
 
@@ -1362,13 +1691,11 @@ dns_query(struct dns_resolver *r, const char *name, enum dns_type type,
 		/* Listed first: libunbound answers from its own cache inside
 		   ub_resolve_event(), and ub_answer() moves q along. */
 		fly_insert(r, q);
-		e = ub_resolve_event(r->ctx, name, (int)type, 1, q, ub_answer,
-		    &q->async_id);
-		if (e != 0 && !q->done) {
+		if (!direct_send(r, q, now) && (e = ub_start(r, q)) != 0) {
 			fly_remove(r, q);
 			free(q->name);
 			free(q);
-			return E_DNS;
+			return e;
 		}
 	}
 	r->pending++;
@@ -1387,12 +1714,17 @@ expire(struct dns_resolver *r)
 	now = now_ms();
 	while ((q = r->fly_head) != NULL && q->deadline_ms <= now) {
 		fly_remove(r, q);
-		if (r->ctx != NULL)
+		if (q->direct)
+			direct_remove(&r->direct, q);
+		else if (q->in_ub)
 			ub_cancel(r->ctx, q->async_id);
+		q->in_ub = false;
 		memset(&q->ans, 0, sizeof(q->ans));
 		q->ans.status = DNS_TIMEOUT;
 		done_append(r, q);
 	}
+	while ((q = r->direct.head) != NULL && q->handover_ms <= now)
+		direct_handover(r, q);
 }
 
 /*
@@ -1455,6 +1787,10 @@ dns_resolver_timeout_ms(const struct dns_resolver *r)
 	now = now_ms();
 	ms = r->fly_head->deadline_ms <= now ? 0 :
 	    (int)(r->fly_head->deadline_ms - now);
+	if (r->direct.head != NULL && r->direct.head->handover_ms -
+	    now < ms)
+		ms = r->direct.head->handover_ms <= now ? 0 :
+		    (int)(r->direct.head->handover_ms - now);
 	return ub >= 0 && ub < ms ? ub : ms;
 }
 

@@ -10,11 +10,18 @@
 #define DNS_DNS_INT_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "dns/dns.h"
 
 struct ub_ctx;
 struct dns_evbase;
+struct dns_ev;
+
+/* the question of a query as it goes on the wire: name, type, class */
+#define DNS_QWIRE_MAX	(255 + 4)
+/* buckets of the direct path's id table (a power of two) */
+#define DNS_DIRECT_BUCKETS	256
 
 /* one cached answer (dns.c): in a hash chain and on the LRU list */
 struct dns_centry {
@@ -43,10 +50,35 @@ struct dns_q {
 	void *arg;
 	char *name;
 	enum dns_type type;
-	int async_id;		/* libunbound's id (unbound back end) */
+	int async_id;		/* libunbound's id, when in_ub */
+	bool in_ub;		/* handed to libunbound */
+	/* the direct path (dns.c): id, when it goes to libunbound instead,
+	   send order and the id table's chain */
+	bool direct;
+	uint16_t id;
+	int64_t handover_ms;
+	struct dns_q *dnext, *dprev, *hnext;
+	uint8_t qwire[DNS_QWIRE_MAX];
+	size_t qwire_len;
 	int64_t deadline_ms;	/* CLOCK_MONOTONIC */
 	bool done;		/* the answer is in ans, waiting delivery */
 	struct dns_answer ans;
+};
+
+/*
+ * The direct path (dns.c): with no trust anchor and a forwarder on the
+ * loopback interface, queries go out on one connected UDP socket instead
+ * of a fresh libunbound socket each; anything unusual goes to libunbound.
+ */
+struct dns_direct {
+	int fd;			/* -1: not open (yet) */
+	bool usable;		/* a loopback forwarder, no trust anchor */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	struct dns_ev *ev;	/* fd in the resolver's epoll descriptor */
+	struct dns_q *head, *tail;	/* in flight here, in send order */
+	struct dns_q *ids[DNS_DIRECT_BUCKETS];
+	size_t n;
 };
 
 /* one table record */
@@ -73,6 +105,7 @@ struct dns_resolver {
 	struct ub_ctx *ctx;
 	struct dns_evbase *evb;
 	struct dns_cache cache;
+	struct dns_direct direct;
 
 	/* table */
 	struct dns_trec *recs;

@@ -539,31 +539,45 @@ test_unbound_deadline(void)
 
 /* ---- the answer cache, against a responder that counts queries ---- */
 
+/* how the responder answers a name over UDP (TCP: always RSP_PLAIN) */
+enum rsp_mode {
+	RSP_PLAIN,
+	RSP_TC,		/* truncated, and a different address */
+	RSP_DECOYS,	/* first a wrong id, then a wrong question */
+};
+
 /* what the responder serves: owner, rcode, TTL of the A record (0: no
-   answer), TTL and MINIMUM of the SOA in the authority section (0: none) */
+   answer), TTL and MINIMUM of the SOA in the authority section (0: none),
+   how it answers over UDP */
 static const struct rsp_name {
 	const char *name;
 	int rcode;
 	uint32_t a_ttl, soa_ttl, soa_min;
+	enum rsp_mode mode;
 } rsp_names[] = {
-	{ "pos.cache.example", 0, 300, 0, 0 },
-	{ "short.cache.example", 0, 1, 0, 0 },
-	{ "zero.cache.example", 0, 0, 0, 0 },	/* NODATA, no SOA */
-	{ "nx.cache.example", 3, 0, 300, 1 },	/* negative TTL 1 */
-	{ "nodata.cache.example", 0, 0, 1, 300 },	/* negative TTL 1 */
-	{ "nxlong.cache.example", 3, 0, 300, 300 },
-	{ "fail.cache.example", 2, 0, 0, 0 },
-	{ "e0.cache.example", 0, 300, 0, 0 },
-	{ "e1.cache.example", 0, 300, 0, 0 },
-	{ "e2.cache.example", 0, 300, 0, 0 },
-	{ "e3.cache.example", 0, 300, 0, 0 },
-	{ "e4.cache.example", 0, 300, 0, 0 },
-	{ "e5.cache.example", 0, 300, 0, 0 },
+	{ "pos.cache.example", 0, 300, 0, 0, RSP_PLAIN },
+	{ "short.cache.example", 0, 1, 0, 0, RSP_PLAIN },
+	/* NODATA, no SOA; NXDOMAIN and NODATA of negative TTL 1 */
+	{ "zero.cache.example", 0, 0, 0, 0, RSP_PLAIN },
+	{ "nx.cache.example", 3, 0, 300, 1, RSP_PLAIN },
+	{ "nodata.cache.example", 0, 0, 1, 300, RSP_PLAIN },
+	{ "nxlong.cache.example", 3, 0, 300, 300, RSP_PLAIN },
+	{ "fail.cache.example", 2, 0, 0, 0, RSP_PLAIN },
+	{ "e0.cache.example", 0, 300, 0, 0, RSP_PLAIN },
+	{ "e1.cache.example", 0, 300, 0, 0, RSP_PLAIN },
+	{ "e2.cache.example", 0, 300, 0, 0, RSP_PLAIN },
+	{ "e3.cache.example", 0, 300, 0, 0, RSP_PLAIN },
+	{ "e4.cache.example", 0, 300, 0, 0, RSP_PLAIN },
+	{ "e5.cache.example", 0, 300, 0, 0, RSP_PLAIN },
+	{ "tc.cache.example", 0, 300, 0, 0, RSP_TC },
+	{ "decoy.cache.example", 0, 300, 0, 0, RSP_DECOYS },
 };
 #define RSP_N	(sizeof(rsp_names) / sizeof(rsp_names[0]))
 
 struct rsp {
 	int fd;
+	int lfd;			/* TCP on the same port */
+	atomic_int tcp;			/* queries seen over TCP */
 	atomic_int stop;
 	atomic_int count[RSP_N];	/* queries seen per name */
 	pthread_t tid;
@@ -591,14 +605,19 @@ wput32(uint8_t *b, size_t o, uint32_t v)
 	return wput16(b, o, v & 0xffff);
 }
 
-/* rsp_answer - the reply to the query in q (qlen bytes) into out */
+/* rsp_answer - the reply to the query in q (qlen bytes) into out; *mode
+   is how the name is answered over UDP */
 static size_t
-rsp_answer(struct rsp *rs, const uint8_t *q, size_t qlen, uint8_t *out)
+rsp_answer(struct rsp *rs, const uint8_t *q, size_t qlen, uint8_t *out,
+    bool tcp, enum rsp_mode *mode)
 {
 	char name[256];
 	size_t p = 12, o = 0, qend, i;
 	const struct rsp_name *n = NULL;
 	uint8_t a[4] = { 192, 0, 2, 1 };
+	unsigned flags = 0x8580;
+
+	*mode = RSP_PLAIN;
 
 	if (qlen < 12 + 5)
 		return 0;
@@ -621,8 +640,14 @@ rsp_answer(struct rsp *rs, const uint8_t *q, size_t qlen, uint8_t *out)
 			n = &rsp_names[i];
 			atomic_fetch_add(&rs->count[i], 1);
 		}
+	if (n != NULL && !tcp)
+		*mode = n->mode;
+	if (*mode == RSP_TC) {
+		flags |= 0x0200;
+		a[3] = 99;
+	}
 	o = wput(out, 0, q, 2);				/* id */
-	o = wput16(out, o, 0x8580 | (unsigned)(n ? n->rcode : 3));
+	o = wput16(out, o, flags | (unsigned)(n ? n->rcode : 3));
 	o = wput16(out, o, 1);
 	o = wput16(out, o, n && n->a_ttl && (q[qend - 3] == 1) ? 1 : 0);
 	o = wput16(out, o, n && n->soa_ttl ? 1 : 0);
@@ -654,6 +679,37 @@ rsp_answer(struct rsp *rs, const uint8_t *q, size_t qlen, uint8_t *out)
 	return o;
 }
 
+/* rsp_tcp - answer one query on a TCP connection (RFC 1035 4.2.2) */
+static void
+rsp_tcp(struct rsp *rs)
+{
+	uint8_t q[514], out[1026];
+	struct pollfd pfd;
+	enum rsp_mode mode;
+	size_t got = 0, len;
+	ssize_t n;
+	int fd;
+
+	if ((fd = accept(rs->lfd, NULL, NULL)) < 0)
+		return;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (got < 2 || got < 2 + (size_t)(q[0] << 8 | q[1])) {
+		if (poll(&pfd, 1, 1000) <= 0 ||
+		    (n = read(fd, q + got, sizeof(q) - got)) <= 0)
+			goto out;
+		got += (size_t)n;
+	}
+	atomic_fetch_add(&rs->tcp, 1);
+	if ((len = rsp_answer(rs, q + 2, got - 2, out + 2, true, &mode)) > 0) {
+		out[0] = (uint8_t)(len >> 8);
+		out[1] = (uint8_t)len;
+		(void)write(fd, out, len + 2);
+	}
+out:
+	close(fd);
+}
+
 /* rsp_main - answer queries until told to stop */
 static void *
 rsp_main(void *arg)
@@ -662,21 +718,44 @@ rsp_main(void *arg)
 	uint8_t q[512], out[1024];
 
 	while (!atomic_load(&rs->stop)) {
-		struct pollfd pfd = { .fd = rs->fd, .events = POLLIN };
+		struct pollfd pfd[2] = { { .fd = rs->fd, .events = POLLIN },
+		    { .fd = rs->lfd, .events = POLLIN } };
 		struct sockaddr_storage from;
 		socklen_t fl = sizeof(from);
+		enum rsp_mode mode;
 		ssize_t n;
 		size_t len;
 
-		if (poll(&pfd, 1, 50) <= 0)
+		if (poll(pfd, 2, 50) <= 0)
+			continue;
+		if (pfd[1].revents & POLLIN)
+			rsp_tcp(rs);
+		if (!(pfd[0].revents & POLLIN))
 			continue;
 		n = recvfrom(rs->fd, q, sizeof(q), 0, (struct sockaddr *)&from,
 		    &fl);
 		if (n <= 0)
 			continue;
-		if ((len = rsp_answer(rs, q, (size_t)n, out)) > 0)
-			(void)sendto(rs->fd, out, len, 0,
+		if ((len = rsp_answer(rs, q, (size_t)n, out, false,
+		    &mode)) == 0)
+			continue;
+		if (mode == RSP_DECOYS) {
+			uint8_t d[1024];
+
+			/* another id, then our id with another question
+			   (one letter of the name changed), both with another
+			   address: a resolver must take neither */
+			memcpy(d, out, len);
+			d[1] ^= 1;
+			d[len - 1] = 77;
+			(void)sendto(rs->fd, d, len, 0,
 			    (struct sockaddr *)&from, fl);
+			d[1] ^= 1;
+			d[13] = d[13] == 'x' ? 'y' : 'x';
+			(void)sendto(rs->fd, d, len, 0,
+			    (struct sockaddr *)&from, fl);
+		}
+		(void)sendto(rs->fd, out, len, 0, (struct sockaddr *)&from, fl);
 	}
 	return NULL;
 }
@@ -719,11 +798,18 @@ test_cache(void)
 
 	memset(&rs, 0, sizeof(rs));
 	rs.fd = socket(AF_INET, SOCK_DGRAM, 0);
+	rs.lfd = socket(AF_INET, SOCK_STREAM, 0);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (rs.fd < 0 || bind(rs.fd, (struct sockaddr *)&sin,
+	if (rs.fd < 0 || rs.lfd < 0 || bind(rs.fd, (struct sockaddr *)&sin,
 	    sizeof(sin)) != 0 || getsockname(rs.fd, (struct sockaddr *)&sin,
-	    &sl) != 0 || pthread_create(&rs.tid, NULL, rsp_main, &rs) != 0) {
+	    &sl) != 0 || bind(rs.lfd, (struct sockaddr *)&sin,
+	    sizeof(sin)) != 0 || listen(rs.lfd, 8) != 0 ||
+	    pthread_create(&rs.tid, NULL, rsp_main, &rs) != 0) {
 		CHECK(0, "responder");
+		if (rs.fd >= 0)
+			close(rs.fd);
+		if (rs.lfd >= 0)
+			close(rs.lfd);
 		return;
 	}
 	snprintf(server, sizeof(server), "127.0.0.1@%u", ntohs(sin.sin_port));
@@ -801,6 +887,19 @@ test_cache(void)
 	    "SERVFAIL");
 	CHECK_INT(dns_cache_entries(r), before, "SERVFAIL not cached");
 
+	/* A loopback forwarder without a trust anchor is asked directly;
+	   a truncated answer goes to libunbound, which asks again over
+	   TCP, and answers with another id or question are not taken. */
+	CHECK_INT(ask(r, "tc.cache.example", DNS_T_A, &s), DNS_OK,
+	    "truncated over UDP");
+	CHECK_STR(s.first, "192.0.2.1", "truncated: the TCP answer");
+	CHECK(atomic_load(&rs.tcp) >= 1, "truncated: asked over TCP");
+	CHECK_INT(ask(r, "decoy.cache.example", DNS_T_A, &s), DNS_OK,
+	    "decoys first");
+	CHECK_STR(s.first, "192.0.2.1", "decoys: the real answer taken");
+	CHECK_INT(rsp_count(&rs, "decoy.cache.example"), 1,
+	    "decoys: asked once");
+
 	/* the cap: the least recently used entry goes */
 	dns_set_cache_size(r, 4);
 	CHECK_INT(dns_cache_entries(r), 0, "resizing empties the cache");
@@ -828,6 +927,7 @@ out:
 	atomic_store(&rs.stop, 1);
 	pthread_join(rs.tid, NULL);
 	close(rs.fd);
+	close(rs.lfd);
 }
 
 int

@@ -1368,15 +1368,16 @@ ub_start(struct dns_resolver *r, struct dns_q *q)
 
 /*
  * With a forwarder on the loopback interface and no trust anchor,
- * libunbound adds nothing to a plain stub query but a fresh socket per
- * query (socket, bind, connect, two epoll_ctl, close: most of the cost
- * of a query here).  Then queries go out on one connected UDP socket
+ * libunbound's work on a query is a stub query plus a fresh socket for
+ * it (socket, bind, connect, two epoll_ctl, close: most of the cost of
+ * a query here).  Then queries go out on one connected UDP socket
  * instead, RD set, EDNS0, a random id each.  A random source port per
  * query defends against answers forged off the path; nothing off the
  * host can send from a loopback address, so the one port costs nothing
  * there, and a connected socket takes datagrams from the forwarder only.
- * NOERROR and NXDOMAIN answers to our exact question are used; anything
- * else (truncated, SERVFAIL, REFUSED, FORMERR, no answer within
+ * NOERROR and NXDOMAIN answers to our exact question, their answer
+ * section one CNAME chain from it, are used; anything else (truncated,
+ * another shape of answer, SERVFAIL, REFUSED, FORMERR, no answer within
  * DNS_DIRECT_HANDOVER_MS, a send that fails, a name with escapes) hands
  * the query to libunbound, which asks again its own way (TCP,
  * retransmissions, the other servers).
@@ -1613,6 +1614,41 @@ same_question(const uint8_t *p, size_t n, const struct dns_q *q)
 	return true;
 }
 
+/*
+ * answer_chain_ok - every record of the answer section is owned by the
+ * question's name or by the target of a CNAME met before it, as a
+ * recursive server answers; anything else (a DNAME, unrelated records)
+ * goes to libunbound, whose scrubber deals with it.
+ */
+static bool
+answer_chain_ok(const uint8_t *pkt, size_t len)
+{
+	char cur[256 + 4], owner[256 + 4];
+	size_t off = 12, p;
+	unsigned an = get16(pkt + 6), i;
+	uint16_t type, rdlen;
+
+	if (!read_name(pkt, len, &off, cur, sizeof(cur)) || off + 4 > len)
+		return false;
+	off += 4;
+	for (i = 0; i < an; i++) {
+		if (!read_name(pkt, len, &off, owner, sizeof(owner)) ||
+		    off + 10 > len)
+			return false;
+		type = get16(pkt + off);
+		rdlen = get16(pkt + off + 8);
+		off += 10;
+		if (off + rdlen > len || strcmp(owner, cur) != 0)
+			return false;
+		p = off;
+		if (type == DNS_T_CNAME &&
+		    !read_name(pkt, len, &p, cur, sizeof(cur)))
+			return false;
+		off += rdlen;
+	}
+	return true;
+}
+
 /* direct_readable - answers on the direct socket */
 static void
 direct_readable(int fd, short what, void *arg)
@@ -1645,7 +1681,8 @@ direct_readable(int fd, short what, void *arg)
 			continue;
 		rcode = pkt[3] & 0x0f;
 		if ((size_t)n > sizeof(pkt) || (pkt[2] & 0x02) != 0 ||
-		    (rcode != 0 && rcode != 3)) {
+		    (rcode != 0 && rcode != 3) ||
+		    !answer_chain_ok(pkt, (size_t)n)) {
 			direct_handover(r, q);
 			continue;
 		}

@@ -544,6 +544,7 @@ enum rsp_mode {
 	RSP_PLAIN,
 	RSP_TC,		/* truncated, and a different address */
 	RSP_DECOYS,	/* first a wrong id, then a wrong question */
+	RSP_STRAY,	/* an unrelated A record first in the answer */
 };
 
 /* what the responder serves: owner, rcode, TTL of the A record (0: no
@@ -571,6 +572,7 @@ static const struct rsp_name {
 	{ "e5.cache.example", 0, 300, 0, 0, RSP_PLAIN },
 	{ "tc.cache.example", 0, 300, 0, 0, RSP_TC },
 	{ "decoy.cache.example", 0, 300, 0, 0, RSP_DECOYS },
+	{ "stray.cache.example", 0, 300, 0, 0, RSP_STRAY },
 };
 #define RSP_N	(sizeof(rsp_names) / sizeof(rsp_names[0]))
 
@@ -649,10 +651,20 @@ rsp_answer(struct rsp *rs, const uint8_t *q, size_t qlen, uint8_t *out,
 	o = wput(out, 0, q, 2);				/* id */
 	o = wput16(out, o, flags | (unsigned)(n ? n->rcode : 3));
 	o = wput16(out, o, 1);
-	o = wput16(out, o, n && n->a_ttl && (q[qend - 3] == 1) ? 1 : 0);
+	o = wput16(out, o, (n && n->a_ttl && (q[qend - 3] == 1) ? 1 : 0) +
+	    (*mode == RSP_STRAY ? 1 : 0));
 	o = wput16(out, o, n && n->soa_ttl ? 1 : 0);
 	o = wput16(out, o, 0);
 	o = wput(out, o, q + 12, qend - 12);		/* the question */
+	if (*mode == RSP_STRAY) {
+		/* other.example. A 192.0.2.66 */
+		o = wput(out, o, "\5other\7example\0", 15);
+		o = wput16(out, o, 1);
+		o = wput16(out, o, 1);
+		o = wput32(out, o, 300);
+		o = wput16(out, o, 4);
+		o = wput(out, o, "\300\0\2\102", 4);
+	}
 	if (n && n->a_ttl && q[qend - 3] == 1) {	/* an A query */
 		o = wput16(out, o, 0xc00c);
 		o = wput16(out, o, 1);
@@ -899,6 +911,10 @@ test_cache(void)
 	CHECK_STR(s.first, "192.0.2.1", "decoys: the real answer taken");
 	CHECK_INT(rsp_count(&rs, "decoy.cache.example"), 1,
 	    "decoys: asked once");
+	CHECK_INT(ask(r, "stray.cache.example", DNS_T_A, &s), DNS_OK,
+	    "an unrelated record in the answer");
+	CHECK_INT(s.nrrs, 1, "stray: only the record of the name asked");
+	CHECK_STR(s.first, "192.0.2.1", "stray: the address of the name");
 
 	/* the cap: the least recently used entry goes */
 	dns_set_cache_size(r, 4);

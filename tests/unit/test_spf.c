@@ -447,6 +447,64 @@ test_machine_steps(void)
 	spf_free(s);
 }
 
+/*
+ * test_record_memo - parsed records are kept per thread (8 slots): an
+ * evaluation that has more records open at once than there are slots,
+ * the same records again, the same text at two names, records that
+ * differ in one byte, a bad record between good ones.
+ */
+static void
+test_record_memo(void)
+{
+	struct dns_resolver *r = dns_resolver_new_table();
+	struct outcome o;
+	char name[64], rec[128];
+	int i, round;
+
+	/* ten records open at once at the deepest include */
+	txt(r, "top.memo.example", "v=spf1 include:n1.memo.example "
+	    "ip4:192.0.2.1 -all");
+	for (i = 1; i < 9; i++) {
+		snprintf(name, sizeof(name), "n%d.memo.example", i);
+		snprintf(rec, sizeof(rec), "v=spf1 include:n%d.memo.example "
+		    "-all", i + 1);
+		txt(r, name, rec);
+	}
+	txt(r, "n9.memo.example", "v=spf1 ip4:192.0.2.9 -all");
+	/* one byte apart; the same text at two names */
+	txt(r, "d1.memo.example", "v=spf1 ip4:192.0.2.1 -all");
+	txt(r, "d2.memo.example", "v=spf1 ip4:192.0.2.2 -all");
+	txt(r, "d3.memo.example", "v=spf1 ip4:192.0.2.2 -all");
+	txt(r, "bad.memo.example", "v=spf1 ip4:192.0.2.300 -all");
+	for (round = 0; round < 3; round++) {
+		o = evaluate(r, "192.0.2.1", "a@top.memo.example", "h",
+		    SPF_ID_MAILFROM);
+		CHECK_STR(o.result, "pass", "ten records open: pass");
+		CHECK_INT(o.terms, 9, "ten records open: nine includes");
+		o = evaluate(r, "192.0.2.9", "a@top.memo.example", "h",
+		    SPF_ID_MAILFROM);
+		CHECK_STR(o.result, "pass", "deepest include matches");
+		o = evaluate(r, "192.0.2.3", "a@top.memo.example", "h",
+		    SPF_ID_MAILFROM);
+		CHECK_STR(o.result, "fail", "ten records open: fail");
+		o = evaluate(r, "192.0.2.1", "a@d1.memo.example", "h",
+		    SPF_ID_MAILFROM);
+		CHECK_STR(o.result, "pass", "d1 passes .1");
+		o = evaluate(r, "192.0.2.1", "a@d2.memo.example", "h",
+		    SPF_ID_MAILFROM);
+		CHECK_STR(o.result, "fail", "d2, one byte apart, fails .1");
+		o = evaluate(r, "192.0.2.1", "a@bad.memo.example", "h",
+		    SPF_ID_MAILFROM);
+		CHECK_STR(o.result, "permerror", "a bad record each time");
+		CHECK(strstr(o.header, "problem=") != NULL,
+		    "a bad record gives its reason each time");
+		o = evaluate(r, "192.0.2.2", "a@d3.memo.example", "h",
+		    SPF_ID_MAILFROM);
+		CHECK_STR(o.result, "pass", "d3, the text of d2, passes .2");
+	}
+	dns_resolver_free(r);
+}
+
 int
 main(void)
 {
@@ -454,5 +512,6 @@ main(void)
 	test_records();
 	test_evaluations();
 	test_machine_steps();
+	test_record_memo();
 	return test_done();
 }

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <time.h>
@@ -1215,6 +1216,7 @@ dns_resolver_free(struct dns_resolver *r)
 	if (r->direct.ev != NULL) {
 		ev_free(&r->direct.ev->super);
 		close(r->direct.fd);
+		free(r->direct.rbuf);
 	}
 	evb_free(r->evb);
 	cache_clear(&r->cache);
@@ -1388,8 +1390,10 @@ ub_start(struct dns_resolver *r, struct dns_q *q)
 #define DNS_DIRECT_MAX		4096
 /* RFC 6891 payload size we offer (the DNS flag day 2020 value) */
 #define DNS_DIRECT_EDNS		1232
-/* datagrams read per readiness */
-#define DNS_DIRECT_BATCH	64
+/* datagrams read per recvmmsg(), and the room for each (a bigger one
+   comes back truncated, so it goes to libunbound) */
+#define DNS_DIRECT_BATCH	16
+#define DNS_DIRECT_RBUF		2048
 #define DNS_T_OPT		41
 
 static struct ub_event *evb_new_event(struct ub_event_base *u, int fd,
@@ -1462,6 +1466,8 @@ direct_open(struct dns_resolver *r)
 		close(fd);
 		return false;
 	}
+	d->rbuf = xmalloc(DNS_DIRECT_BATCH * DNS_DIRECT_RBUF);
+	d->rnd_used = sizeof(d->rnd);
 	d->fd = fd;
 	d->ev = (struct dns_ev *)ev;
 	d->usable = true;
@@ -1479,6 +1485,22 @@ direct_find(struct dns_direct *d, uint16_t id)
 		if (q->id == id)
 			return q;
 	return NULL;
+}
+
+/* direct_id - a random query id (RFC 5452 9.2), from getrandom() octets
+   fetched a few hundred at a time; false if there are none */
+static bool
+direct_id(struct dns_direct *d, uint16_t *id)
+{
+	if (d->rnd_used + 2 > sizeof(d->rnd)) {
+		if (getrandom(d->rnd, sizeof(d->rnd), 0) !=
+		    (ssize_t)sizeof(d->rnd))
+			return false;
+		d->rnd_used = 0;
+	}
+	*id = (uint16_t)(d->rnd[d->rnd_used] << 8 | d->rnd[d->rnd_used + 1]);
+	d->rnd_used += 2;
+	return true;
 }
 
 /* direct_remove - take q off the direct path */
@@ -1547,7 +1569,8 @@ direct_send(struct dns_resolver *r, struct dns_q *q, int64_t now)
 	    !direct_open(r))
 		return false;
 	do
-		q->id = (uint16_t)arc4random();
+		if (!direct_id(d, &q->id))
+			return false;
 	while (direct_find(d, q->id) != NULL);
 	memset(pkt, 0, 12);
 	pkt[0] = (uint8_t)(q->id >> 8);
@@ -1655,39 +1678,48 @@ direct_readable(int fd, short what, void *arg)
 {
 	struct dns_resolver *r = arg;
 	struct dns_direct *d = &r->direct;
-	uint8_t pkt[4096];
+	struct mmsghdr mm[DNS_DIRECT_BATCH];
+	struct iovec iov[DNS_DIRECT_BATCH];
 	struct dns_q *q;
-	ssize_t n;
-	int i, rcode;
+	const uint8_t *pkt;
+	size_t len;
+	int i, n, rcode;
 
 	(void)what;
+	memset(mm, 0, sizeof(mm));
 	for (i = 0; i < DNS_DIRECT_BATCH; i++) {
-		n = recv(fd, pkt, sizeof(pkt), MSG_TRUNC);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			/* nobody listens (ICMP): libunbound decides what
-			   that means for the queries waiting here */
-			if (errno == ECONNREFUSED)
-				while (d->head != NULL)
-					direct_handover(r, d->head);
-			break;
-		}
+		iov[i].iov_base = d->rbuf + (size_t)i * DNS_DIRECT_RBUF;
+		iov[i].iov_len = DNS_DIRECT_RBUF;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	/* one call for what is waiting (level-triggered: the rest, if
+	   any, wakes the loop again) */
+	while ((n = recvmmsg(fd, mm, DNS_DIRECT_BATCH, MSG_DONTWAIT,
+	    NULL)) < 0 && errno == EINTR)
+		;
+	/* nobody listens (ICMP): libunbound decides what that means for
+	   the queries waiting here */
+	if (n < 0 && errno == ECONNREFUSED)
+		while (d->head != NULL)
+			direct_handover(r, d->head);
+	for (i = 0; i < n; i++) {
+		pkt = iov[i].iov_base;
+		len = mm[i].msg_len;
 		/* QR set, QUERY, one question, our id and question */
-		if (n < 12 || (q = direct_find(d, get16(pkt))) == NULL ||
+		if (len < 12 || (q = direct_find(d, get16(pkt))) == NULL ||
 		    (pkt[2] & 0xf8) != 0x80 || get16(pkt + 4) != 1 ||
-		    !same_question(pkt + 12, (size_t)n < sizeof(pkt) ?
-		    (size_t)n - 12 : sizeof(pkt) - 12, q))
+		    !same_question(pkt + 12, len - 12, q))
 			continue;
 		rcode = pkt[3] & 0x0f;
-		if ((size_t)n > sizeof(pkt) || (pkt[2] & 0x02) != 0 ||
-		    (rcode != 0 && rcode != 3) ||
-		    !answer_chain_ok(pkt, (size_t)n)) {
+		if ((mm[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 ||
+		    (pkt[2] & 0x02) != 0 || (rcode != 0 && rcode != 3) ||
+		    !answer_chain_ok(pkt, len)) {
 			direct_handover(r, q);
 			continue;
 		}
 		direct_remove(d, q);
-		finish(r, q, rcode, pkt, (int)n, 0);
+		finish(r, q, rcode, pkt, (int)len, 0);
 	}
 }
 

@@ -79,6 +79,9 @@ struct dns_direct {
 	struct dns_q *head, *tail;	/* in flight here, in send order */
 	struct dns_q *ids[DNS_DIRECT_BUCKETS];
 	size_t n;
+	uint8_t *rbuf;		/* receive buffers, one per datagram */
+	uint8_t rnd[256];	/* random octets for ids, from getrandom() */
+	size_t rnd_used;
 };
 
 /* one table record */

@@ -59,6 +59,16 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* cpu_s - CPU seconds of this process (user and system) */
+static double
+cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -68,7 +78,7 @@ main(int argc, char **argv)
 	char from[64];
 	long count, i, port, npass = 0, nother = 0;
 	int distinct, cache;
-	double t0, t1;
+	double t0, t1, c0, c1;
 
 	if (argc != 6 || (port = strtol(argv[1], NULL, 10)) < 1 ||
 	    port > 65535 || (strcmp(argv[3], "same") != 0 &&
@@ -87,6 +97,7 @@ main(int argc, char **argv)
 	if (srv == NULL)
 		return 1;
 	t0 = now_s();
+	c0 = cpu_s();
 	for (i = 0; i < count; i++) {
 		snprintf(from, sizeof(from), "bench@s%ld.spfbench.example",
 		    distinct ? i : 0);
@@ -105,8 +116,10 @@ main(int argc, char **argv)
 		SPF_request_free(req);
 	}
 	t1 = now_s();
-	printf("evals %ld pass %ld other %ld secs %.3f rate %.0f\n", count,
-	    npass, nother, t1 - t0, (double)count / (t1 - t0));
+	c1 = cpu_s();
+	printf("evals %ld pass %ld other %ld secs %.3f rate %.0f cpu_us %.1f\n",
+	    count, npass, nother, t1 - t0, (double)count / (t1 - t0),
+	    (c1 - c0) * 1e6 / (double)count);
 	SPF_server_free(srv);
 	return 0;
 }

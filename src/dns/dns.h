@@ -6,7 +6,10 @@
  * Answers arrive by callback; no call blocks a worker.  Two back ends:
  *  - unbound: libunbound, forwarding to the system's resolvers or to the
  *    server given as "ADDRESS[@PORT]" (--resolver); DNSSEC status is
- *    reported (secure/bogus) when a trust anchor is configured.
+ *    reported (secure/bogus) when a trust anchor is configured.  A server
+ *    given on a loopback address, with no trust anchor, is asked directly
+ *    over one UDP socket first; libunbound takes whatever that path does
+ *    not settle (truncation, errors, silence).
  *  - table: records added in memory (tests, and suites that ship their own
  *    zone data); a name marked as timing out answers DNS_TIMEOUT.
  * An event loop integrates with dns_resolver_fd() (readable: call

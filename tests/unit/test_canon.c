@@ -174,6 +174,329 @@ test_long_body(void)
 	buf_fini(&out);
 }
 
+/*
+ * The differential tests: the canonicalisers against straightforward
+ * byte-by-byte readings of RFC 6376 3.4.2 and 3.4.4 written here, on many
+ * generated inputs.  Conventions shared with canon.c: only CRLF ends a
+ * body line (a lone CR or LF is data), and in a header field a CRLF or a
+ * bare LF is folding while a lone CR is data.
+ */
+
+static unsigned long long rng_state = 0x9e3779b97f4a7c15ULL;
+
+/* rnd - xorshift64*, deterministic so a failure repeats */
+static unsigned
+rnd(unsigned n)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (unsigned)((rng_state * 0x2545f4914f6cdd1dULL) >> 33) % n;
+}
+
+/* gen_piece - append one random piece of body or header text */
+static void
+gen_piece(struct buf *b, bool header)
+{
+	static const char *const pieces[] = {
+		"a", "b", "Z", "x", ":", ";", "\xc3\xa9", "\xff", "\x80",
+		" ", "\t", "\r", "\n", "\r\n", "\r\n", "\r\n", "\r\n ",
+		"\r\n\t", " \r\n", "\t\r\n", "\r\r\n", "\r\n\r\n", " \t ",
+	};
+	size_t i, k;
+
+	switch (rnd(16)) {
+	case 0:		/* a long WSP run */
+		for (i = 0, k = 1 + rnd(40); i < k; i++)
+			buf_append(b, rnd(4) ? " " : "\t", 1);
+		break;
+	case 1:		/* a long run of content */
+		for (i = 0, k = 1 + rnd(120); i < k; i++)
+			buf_append(b, "abcdefgh" + rnd(8), 1);
+		break;
+	case 2:		/* a NUL, or a word with single spaces */
+		if (header || rnd(2))
+			buf_append_str(b, "the quick brown fox ");
+		else
+			buf_append(b, "", 1);
+		break;
+	default:
+		buf_append_str(b, pieces[rnd(sizeof(pieces) /
+		    sizeof(pieces[0]))]);
+		break;
+	}
+}
+
+/* ref_body - the canonical body, read line by line */
+static void
+ref_body(struct buf *out, enum canon_mode m, const char *p, size_t n)
+{
+	struct buf line;
+	size_t i = 0, e, j, keep = 0;
+	bool wsp;
+
+	buf_reset(out);
+	buf_init(&line, 1 << 24);
+	while (i < n) {
+		/* The line runs to the next CRLF or the end of the body. */
+		for (e = i; e < n && !(p[e] == '\r' && e + 1 < n &&
+		    p[e + 1] == '\n'); e++)
+			;
+		buf_reset(&line);
+		if (m == CANON_SIMPLE)
+			buf_append(&line, p + i, e - i);
+		else {
+			wsp = false;
+			for (j = i; j < e; j++) {
+				if (p[j] == ' ' || p[j] == '\t') {
+					wsp = true;
+					continue;
+				}
+				if (wsp)
+					buf_append(&line, " ", 1);
+				wsp = false;
+				buf_append(&line, p + j, 1);
+			}
+			/* WSP at the end of the line is dropped. */
+		}
+		buf_append(out, line.p, line.len);
+		buf_append(out, "\r\n", 2);
+		if (line.len > 0)
+			keep = out->len;
+		i = e + 2;
+	}
+	/* Empty lines at the end go. */
+	out->len = keep;
+	if (m == CANON_SIMPLE && keep == 0)
+		buf_append(out, "\r\n", 2);
+	buf_fini(&line);
+}
+
+/* ref_header - the canonical field, read byte by byte */
+static int
+ref_header(struct buf *out, enum canon_mode m, const char *f, size_t n,
+    bool crlf)
+{
+	struct buf v;
+	size_t i, c, nl;
+	bool wsp = false, any = false;
+
+	if (m == CANON_SIMPLE) {
+		buf_append(out, f, n);
+		if (crlf)
+			buf_append(out, "\r\n", 2);
+		return 0;
+	}
+	for (c = 0; c < n && f[c] != ':'; c++)
+		;
+	if (c == n)
+		return E_SYNTAX;
+	for (nl = c; nl > 0 && (f[nl - 1] == ' ' || f[nl - 1] == '\t'); nl--)
+		;
+	for (i = 0; i < nl; i++) {
+		char ch = f[i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch - 'A' + 'a');
+		buf_append(out, &ch, 1);
+	}
+	buf_append(out, ":", 1);
+	/* Unfold first: CRLF and bare LF go, a lone CR stays. */
+	buf_init(&v, 1 << 24);
+	for (i = c + 1; i < n; i++) {
+		if (f[i] == '\r' && i + 1 < n && f[i + 1] == '\n') {
+			i++;
+			continue;
+		}
+		if (f[i] != '\n')
+			buf_append(&v, f + i, 1);
+	}
+	/* Then WSP runs are one SP, none at either end of the value. */
+	for (i = 0; i < v.len; i++) {
+		if (v.p[i] == ' ' || v.p[i] == '\t') {
+			wsp = true;
+			continue;
+		}
+		if (wsp && any)
+			buf_append(out, " ", 1);
+		wsp = false;
+		any = true;
+		buf_append(out, v.p + i, 1);
+	}
+	buf_fini(&v);
+	if (crlf)
+		buf_append(out, "\r\n", 2);
+	return 0;
+}
+
+/* same_bytes - compare two buffers, report the first difference */
+static void
+same_bytes(const struct buf *got, const struct buf *want, const char *what,
+    unsigned long long seed)
+{
+	char name[200];
+	size_t i;
+
+	if (got->len == want->len && (got->len == 0 ||
+	    memcmp(got->p, want->p, got->len) == 0)) {
+		CHECK(1, what);
+		return;
+	}
+	for (i = 0; i < got->len && i < want->len && got->p[i] ==
+	    want->p[i]; i++)
+		;
+	snprintf(name, sizeof(name), "%s (input seed %llx): lengths %zu/%zu, "
+	    "first difference at %zu", what, seed, got->len, want->len, i);
+	CHECK(0, name);
+}
+
+static void
+test_body_differential(void)
+{
+	struct buf in, got, want;
+	struct canon_body c;
+	unsigned long long seed;
+	size_t iter, k, pieces, cut, cut2;
+	int m;
+
+	buf_init(&in, 1 << 24);
+	buf_init(&got, 1 << 24);
+	buf_init(&want, 1 << 24);
+	for (iter = 0; iter < 6000; iter++) {
+		seed = rng_state;
+		buf_reset(&in);
+		pieces = iter % 50 == 0 ? 400 + rnd(800) : rnd(60);
+		for (k = 0; k < pieces; k++)
+			gen_piece(&in, false);
+		/* Shapes at the end: trailing empty lines, WSP lines, no
+		   final CRLF, a lone CR last. */
+		switch (rnd(6)) {
+		case 0:
+			for (k = rnd(5); k > 0; k--)
+				buf_append_str(&in, rnd(2) ? "\r\n" : " \r\n");
+			break;
+		case 1:
+			buf_append_str(&in, "\r");
+			break;
+		case 2:
+			buf_append_str(&in, "\r\n");
+			break;
+		}
+		for (m = 0; m < 2; m++) {
+			enum canon_mode mode = m ? CANON_RELAXED :
+			    CANON_SIMPLE;
+
+			ref_body(&want, mode, in.p, in.len);
+			run_body(&got, mode, in.p, in.len, 0);
+			same_bytes(&got, &want, "body, one feed", seed);
+			run_body(&got, mode, in.p, in.len, 1 + rnd(9));
+			same_bytes(&got, &want, "body, small feeds", seed);
+			run_body(&got, mode, in.p, in.len, 1 + rnd(200));
+			same_bytes(&got, &want, "body, random feeds", seed);
+			if (in.len > 400)
+				continue;
+			/* Every split point, and every pair of them for
+			   short inputs. */
+			for (cut = 0; cut <= in.len; cut++) {
+				buf_reset(&got);
+				canon_body_init(&c, mode, collect, &got);
+				canon_body_feed(&c, in.p, cut);
+				canon_body_feed(&c, in.p + cut, in.len - cut);
+				canon_body_finish(&c);
+				same_bytes(&got, &want, "body, split once",
+				    seed);
+				if (in.len > 40)
+					continue;
+				for (cut2 = cut; cut2 <= in.len; cut2++) {
+					buf_reset(&got);
+					canon_body_init(&c, mode, collect,
+					    &got);
+					canon_body_feed(&c, in.p, cut);
+					canon_body_feed(&c, in.p + cut,
+					    cut2 - cut);
+					canon_body_feed(&c, in.p + cut2,
+					    in.len - cut2);
+					canon_body_finish(&c);
+					same_bytes(&got, &want,
+					    "body, split twice", seed);
+				}
+			}
+		}
+	}
+	buf_fini(&in);
+	buf_fini(&got);
+	buf_fini(&want);
+}
+
+static void
+test_header_differential(void)
+{
+	static const char *const names[] = {
+		"From", "SUBJECT", "dkim-signature", "X-Long-Name-Here",
+		"To ", "Cc\t \t", "a",
+	};
+	struct buf in, got, want, tight;
+	unsigned long long seed;
+	size_t iter, k, pieces, cap;
+	int m, crlf, r;
+
+	buf_init(&in, 1 << 24);
+	buf_init(&got, 1 << 24);
+	buf_init(&want, 1 << 24);
+	for (iter = 0; iter < 20000; iter++) {
+		seed = rng_state;
+		buf_reset(&in);
+		buf_append_str(&in, names[rnd(sizeof(names) /
+		    sizeof(names[0]))]);
+		buf_append(&in, ":", 1);
+		pieces = iter % 100 == 0 ? 200 + rnd(400) : rnd(30);
+		for (k = 0; k < pieces; k++)
+			gen_piece(&in, true);
+		for (m = 0; m < 4; m++) {
+			enum canon_mode mode = m & 1 ? CANON_RELAXED :
+			    CANON_SIMPLE;
+
+			crlf = m >> 1;
+			/* Appended after what the buffer already holds. */
+			buf_reset(&want);
+			buf_reset(&got);
+			buf_append_str(&want, "prefix\r\n");
+			buf_append_str(&got, "prefix\r\n");
+			CHECK_INT(ref_header(&want, mode, in.p, in.len, crlf),
+			    0, "reference header");
+			CHECK_INT(canon_header(&got, mode, in.p, in.len, crlf),
+			    0, "header canonicalised");
+			same_bytes(&got, &want, "header", seed);
+			/* A cap of exactly the output is enough; one byte
+			   less is E_LIMIT. */
+			if (iter % 10 != 0)
+				continue;
+			cap = want.len - 8;
+			buf_init(&tight, cap);
+			r = canon_header(&tight, mode, in.p, in.len, crlf);
+			CHECK_INT(r, 0, "header in a buffer capped at its "
+			    "size");
+			if (r == 0)
+				CHECK(tight.len == cap && memcmp(tight.p,
+				    want.p + 8, cap) == 0, "capped header");
+			buf_fini(&tight);
+			if (cap == 0)
+				continue;
+			buf_init(&tight, cap - 1);
+			CHECK_INT(canon_header(&tight, mode, in.p, in.len,
+			    crlf), E_LIMIT, "header one byte over the cap");
+			buf_fini(&tight);
+		}
+	}
+	buf_reset(&in);
+	buf_append_str(&in, "No colon at all \r\n x");
+	CHECK_INT(canon_header(&got, CANON_RELAXED, in.p, in.len, true),
+	    E_SYNTAX, "relaxed: no colon");
+	buf_fini(&in);
+	buf_fini(&got);
+	buf_fini(&want);
+}
+
 static void
 test_modes(void)
 {
@@ -194,6 +517,8 @@ main(void)
 	test_headers();
 	test_bodies();
 	test_long_body();
+	test_body_differential();
+	test_header_differential();
 	test_modes();
 	return test_done();
 }

@@ -262,8 +262,9 @@ open_spool(struct daemon_ctx *d, char **err)
 		return E_AGAIN;
 	}
 	free(path);
-	/* the lock stays held (fd open, not inherited) until the master
-	   exits */
+	/* The lock stays held while the master or any child it forked
+	   (they inherit the descriptor) is alive: a new master cannot
+	   recover the spool beside children still draining. */
 	if ((r = spool_open(&d->spool, cfg->spool_dir)) < 0) {
 		*err = xasprintf("%s: cannot open spool: %s", cfg->spool_dir,
 		    err_str(r));

@@ -89,6 +89,13 @@ struct spool {
 	bool syncing;
 };
 
+/* Recycled files (free/): see free_claim() and docs/SPOOL.md. */
+#define FREE_MAX 1024			/* files kept in free/ */
+#define FREE_FILE_MAX (256 * 1024)	/* larger ones are unlinked */
+#define FREE_READ 256			/* names read from free/ at once */
+#define FREE_RETRY_MS 200		/* after a read that found none */
+#define FREE_COUNT_MS 500		/* recount free/ at most this often */
+
 static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct timeval id_last;
 
@@ -173,6 +180,7 @@ spool_open(struct spool **out, const char *dir)
 	sp->dir = xstrdup(dir);
 	sp->dirfd = sp->tmp_fd = sp->queue_fd = sp->corrupt_fd = -1;
 	sp->free_fd = -1;
+	sp->free_est = FREE_MAX;	/* unknown: the first free_room counts */
 	pthread_mutex_init(&sp->lock, NULL);
 	pthread_mutex_init(&sp->free_lock, NULL);
 	pthread_cond_init(&sp->cond, NULL);
@@ -463,11 +471,6 @@ write_all(int fd, struct iovec *iov, size_t niov)
  * anybody needs: recovery empties it, and a file is only ever in one of
  * free/, tmp/ or queue/ because it moves by rename.
  */
-#define FREE_MAX 1024			/* files kept in free/ */
-#define FREE_FILE_MAX (256 * 1024)	/* larger ones are unlinked */
-#define FREE_READ 256			/* names read from free/ at once */
-#define FREE_RETRY_MS 200		/* after a read that found none */
-#define FREE_COUNT_MS 500		/* recount free/ at most this often */
 
 /* mono_ms - a monotonic clock in milliseconds */
 static int64_t
@@ -479,7 +482,9 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* rename_nr - rename without ever replacing a file */
+/* rename_nr - rename a file without ever replacing another: renameat2
+   with RENAME_NOREPLACE, or where the file system lacks it (NFS, some
+   FUSE), link then unlink, which fails with EEXIST just the same */
 static int
 rename_nr(int fromdir, const char *from, int todir, const char *to)
 {
@@ -487,8 +492,16 @@ rename_nr(int fromdir, const char *from, int todir, const char *to)
 		return 0;
 	if (errno != EINVAL && errno != ENOSYS)
 		return -1;
-	/* A file system without RENAME_NOREPLACE: names are unique. */
-	return renameat(fromdir, from, todir, to);
+	if (linkat(fromdir, from, todir, to, 0) < 0)
+		return -1;
+	if (unlinkat(fromdir, from, 0) < 0) {
+		int e = errno;
+
+		unlinkat(todir, to, 0);
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 /* free_read - read up to FREE_READ names of free/ into the cache,
@@ -518,7 +531,8 @@ free_read(struct spool *sp)
 		sp->free_names = xcalloc(2 * FREE_READ, sizeof(*sp->free_names));
 	raw = sp->free_names + FREE_READ;
 	while (n < FREE_READ && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(*raw))
+		if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(*raw) ||
+		    (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
 			continue;
 		memcpy(raw[n++], de->d_name, strlen(de->d_name) + 1);
 	}
@@ -538,26 +552,33 @@ static int
 free_claim(struct spool *sp, const char *name, off_t *oldsize)
 {
 	struct stat st;
+	const char *cand;
 	int fd = -1;
 
 	pthread_mutex_lock(&sp->free_lock);
 	for (;;) {
 		if (sp->free_i == sp->free_n && free_read(sp) == 0)
 			break;
-		if (rename_nr(sp->free_fd, sp->free_names[sp->free_i++],
-		    sp->tmp_fd, name) < 0) {
+		cand = sp->free_names[sp->free_i++];
+		/* Only a plain file of ours is ever taken: anything else
+		   (a FIFO would block the open, a directory cannot be
+		   written) is left alone. */
+		if (fstatat(sp->free_fd, cand, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_nlink != 1)
+			continue;
+		if (rename_nr(sp->free_fd, cand, sp->tmp_fd, name) < 0) {
 			if (errno == ENOENT)
 				continue;	/* another process had it */
 			break;
 		}
 		fd = openat(sp->tmp_fd, name, O_WRONLY | O_CLOEXEC |
-		    O_NOFOLLOW);
+		    O_NOFOLLOW | O_NONBLOCK);
 		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 		    st.st_nlink == 1) {
 			*oldsize = st.st_size;
 			break;
 		}
-		/* Not a plain file of ours: drop it, create a new one. */
+		/* Swapped under us: drop it, create a new file. */
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
@@ -567,6 +588,35 @@ free_claim(struct spool *sp, const char *name, off_t *oldsize)
 	}
 	pthread_mutex_unlock(&sp->free_lock);
 	return fd;
+}
+
+/* free_trim - unlink up to max files of free/ (the disk is full: their
+   space is worth more to a new message); the number removed */
+static size_t
+free_trim(struct spool *sp, size_t max)
+{
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+	int fd;
+
+	if ((fd = openat(sp->free_fd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
+		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
+	while (n < max && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (unlinkat(sp->free_fd, de->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	if (n > 0)
+		log_info(NULL, "spool disk full: recycled_files_removed=%zu", n);
+	return n;
 }
 
 /* count_dir - the entries of a directory (no dot files), up to max */
@@ -738,6 +788,7 @@ write_entry(struct spool *sp, const struct spool_envelope *env,
     struct spool_entry *e, bool named)
 {
 	int r, tries;
+	bool trimmed = false;
 
 	e->fd = -1;
 	e->tmp_path[0] = '\0';
@@ -747,6 +798,15 @@ write_entry(struct spool *sp, const struct spool_envelope *env,
 		r = write_file(sp, e->id, true, env, env->quarantine ?
 		    SPOOL_F_QUARANTINE : 0, NULL, parts, lens, nparts,
 		    &e->fd);
+		/* The disk is full: recycled files hold space nobody needs;
+		   give it back once and try again. */
+		if (r == E_NOSPACE && !trimmed) {
+			trimmed = true;
+			if (free_trim(sp, 256) > 0) {
+				tries--;
+				continue;
+			}
+		}
 		/* E_AGAIN: the name was taken (a clock step back met a
 		   reused pid); take the next id, unless the caller chose it. */
 		if (r != E_AGAIN || named)
@@ -1451,16 +1511,18 @@ spool_recover(struct spool *sp)
 		log_info(names[i], "spool recover removed=tmp");
 	}
 	spool_ids_free(names, n);
+	/* Not fatal: the steps below matter more than this fsync. */
 	if (n > 0 && fsync(sp->tmp_fd) < 0)
-		return E_IO;
+		log_err(NULL, "spool recover fsync dir=%s/tmp error=%s",
+		    sp->dir, strerror(errno));
 	/* Recycled files: emptied, so that nothing a crash may have left
-	   half-renamed is ever written over. */
-	/* readdir may miss entries while the directory changes: again
-	   until a pass finds nothing. */
+	   half-renamed is ever written over (a pass again when the last
+	   removed something: readdir may skip while entries go). */
 	for (n = 0, i = 0; i < 8 && (k = empty_dir(sp->free_fd)) > 0; i++)
 		n += k;
 	pthread_mutex_lock(&sp->free_lock);
-	sp->free_n = sp->free_i = sp->free_est = 0;
+	sp->free_n = sp->free_i = 0;
+	sp->free_est = FREE_MAX;	/* a process forked later counts again */
 	sp->free_empty_ms = sp->free_count_ms = 0;
 	pthread_mutex_unlock(&sp->free_lock);
 	if (n > 0)

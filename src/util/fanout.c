@@ -10,11 +10,14 @@
  * One batch runs on the pool at a time.  A caller that finds the pool
  * busy runs its whole batch itself: slower, never wrong.  A process made
  * by fork() does not inherit threads, so the pool remembers which process
- * made it and is made again in a child that uses it.
+ * made it and is made again in a child that uses it (an atfork handler
+ * resets the lock a parent's thread may have held).  Pool threads block
+ * every signal, so signals reach the threads that handle them.
  */
 #include "util/fanout.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +26,8 @@
 #define POOL_STACK (128 * 1024)
 
 struct pool {
+	struct pool *parent;	/* a pool of the process we forked from,
+				   kept reachable (it has no threads here) */
 	pid_t pid;		/* the process whose threads these are */
 	pthread_mutex_t lock;
 	pthread_cond_t work;	/* helpers wait here for a batch */
@@ -42,6 +47,21 @@ struct pool {
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pool *pool;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* after_fork - in a child: the parent's threads are gone, and pool_lock
+   may have been held by one of them at the fork */
+static void
+after_fork(void)
+{
+	pthread_mutex_init(&pool_lock, NULL);
+}
+
+static void
+register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, after_fork);
+}
 
 /* run_items - take items of the running batch until none is left; the
    number this thread finished */
@@ -88,10 +108,12 @@ static struct pool *
 pool_get(void)
 {
 	pthread_attr_t attr;
+	sigset_t all, old;
 	pthread_t t;
 	struct pool *p;
 	size_t k;
 
+	pthread_once(&atfork_once, register_atfork);
 	pthread_mutex_lock(&pool_lock);
 	if (pool != NULL && pool->pid == getpid()) {
 		p = pool;
@@ -105,6 +127,7 @@ pool_get(void)
 		pthread_mutex_unlock(&pool_lock);
 		return NULL;
 	}
+	p->parent = pool;
 	p->pid = getpid();
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
@@ -112,9 +135,13 @@ pool_get(void)
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, POOL_STACK);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* Signals are for the process's own threads: the pool's block all. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (k = 1; k < FANOUT_THREADS; k++)
 		if (pthread_create(&t, &attr, helper, p) == 0)
 			p->threads++;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	pool = p;
 	pthread_mutex_unlock(&pool_lock);

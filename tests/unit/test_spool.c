@@ -781,17 +781,36 @@ test_recycle(struct spool *sp)
 	    "recycle: only the new message, cut to length");
 	spool_message_fini(&m);
 
-	/* Something that is not a plain file in free/ is never written to. */
+	/* What is not a plain file in free/ (a symlink, a FIFO that would
+	   block an open for writing, a directory) is left alone. */
 	{
-		char path[1024];
+		char path[1024], target[64];
+		ssize_t tl;
 
 		snprintf(path, sizeof(path), "%s/free/zzlink", root);
 		CHECK_INT(symlink("/etc/passwd", path), 0, "recycle: symlink");
+		snprintf(path, sizeof(path), "%s/free/zzfifo", root);
+		CHECK_INT(mkfifo(path, 0600), 0, "recycle: fifo");
+		snprintf(path, sizeof(path), "%s/free/zzdir", root);
+		CHECK_INT(mkdir(path, 0700), 0, "recycle: dir");
+		snprintf(path, sizeof(path), "%s/free/zzdir/x", root);
+		write_whole(path, "x", 1);
 		CHECK_INT(commit_one(sp, &env, "after link\r\n", id3), 0,
-		    "recycle: commit past a symlink in free/");
+		    "recycle: commit past a symlink, a FIFO and a directory");
 		CHECK(inode_of("queue", id3) != 0, "recycle: committed");
-		CHECK_INT(count_dir(root, "free"), 0,
-		    "recycle: the symlink was dropped");
+		CHECK_INT(count_dir(root, "free"), 3,
+		    "recycle: the three are still in free/");
+		snprintf(path, sizeof(path), "%s/free/zzlink", root);
+		tl = readlink(path, target, sizeof(target) - 1);
+		CHECK(tl == 11 && memcmp(target, "/etc/passwd", 11) == 0,
+		    "recycle: the symlink is untouched");
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/free/zzfifo", root);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/free/zzdir/x", root);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/free/zzdir", root);
+		rmdir(path);
 	}
 
 	/* A file over the size cap is unlinked, not kept. */
@@ -812,6 +831,45 @@ test_recycle(struct spool *sp)
 	CHECK_INT(count_dir(root, "free"), 2, "recycle: two in free/");
 	CHECK(spool_recover(sp) >= 0, "recycle: recover");
 	CHECK_INT(count_dir(root, "free"), 0, "recycle: recover empties free/");
+
+	/* Disk full with recycled files waiting: they are given back, the
+	   commit still fails cleanly (E_NOSPACE, 452 4.3.1 for the client),
+	   and nothing half-written stays anywhere. */
+	{
+		struct spool_entry e;
+		struct rlimit old, lim;
+		const void *parts[1];
+		size_t lens[1];
+		int qn, r;
+
+		CHECK_INT(commit_one(sp, &env, longtext, id1), 0,
+		    "recycle: commit for full disk");
+		ids[0] = id1;
+		CHECK_INT(spool_remove_batch(sp, ids, 1), 0,
+		    "recycle: remove for full disk");
+		CHECK_INT(count_dir(root, "free"), 1, "recycle: one in free/");
+		qn = count_dir(root, "queue");
+		big = xmalloc(65536);
+		memset(big, 'y', 65536);
+		parts[0] = big;
+		lens[0] = 65536;
+		signal(SIGXFSZ, SIG_IGN);
+		getrlimit(RLIMIT_FSIZE, &old);
+		lim = old;
+		lim.rlim_cur = 8192;
+		CHECK_INT(setrlimit(RLIMIT_FSIZE, &lim), 0, "lower FSIZE");
+		r = spool_write(sp, &env, parts, lens, 1, &e);
+		setrlimit(RLIMIT_FSIZE, &old);
+		signal(SIGXFSZ, SIG_DFL);
+		free(big);
+		CHECK_INT(r, E_NOSPACE, "recycle: full disk is E_NOSPACE");
+		CHECK_INT(count_dir(root, "tmp"), 0,
+		    "recycle: nothing half-written in tmp/");
+		CHECK_INT(count_dir(root, "queue"), qn,
+		    "recycle: nothing new in queue/");
+		CHECK_INT(count_dir(root, "free"), 0,
+		    "recycle: free/ given back to the disk");
+	}
 }
 
 int

@@ -1,10 +1,14 @@
-/* test_util - buffers with caps, base64, log escaping */
+/* test_util - buffers with caps, base64, log escaping, fanout */
+#include <pthread.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "testlib.h"
 #include "util/base64.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/fanout.h"
 #include "util/log.h"
 
 static void
@@ -71,11 +75,78 @@ test_log_escape(void)
 	    "long text truncated");
 }
 
+/* fanout: every item runs exactly once, from several callers at once,
+   and in a child after fork() */
+#define FAN_ITEMS 97
+#define FAN_CALLERS 4
+#define FAN_ROUNDS 300
+
+struct fan_arg {
+	int hits[FAN_ITEMS];
+};
+
+static void
+fan_item(void *arg, size_t i)
+{
+	struct fan_arg *a = arg;
+
+	__atomic_fetch_add(&a->hits[i], 1, __ATOMIC_RELAXED);
+}
+
+static void *
+fan_caller(void *arg)
+{
+	int *bad = arg, k;
+	size_t i, n;
+
+	for (k = 0; k < FAN_ROUNDS; k++) {
+		struct fan_arg a;
+
+		memset(&a, 0, sizeof(a));
+		n = 1 + (size_t)(k % FAN_ITEMS);
+		fanout_run(fan_item, &a, n);
+		for (i = 0; i < FAN_ITEMS; i++)
+			if (a.hits[i] != (i < n ? 1 : 0))
+				(*bad)++;
+	}
+	return NULL;
+}
+
+static void
+test_fanout(void)
+{
+	pthread_t t[FAN_CALLERS];
+	int bad[FAN_CALLERS] = { 0 }, k, st = -1, total = 0;
+	pid_t pid;
+
+	for (k = 0; k < FAN_CALLERS; k++)
+		pthread_create(&t[k], NULL, fan_caller, &bad[k]);
+	for (k = 0; k < FAN_CALLERS; k++) {
+		pthread_join(t[k], NULL);
+		total += bad[k];
+	}
+	CHECK_INT(total, 0, "fanout: every item once, 4 callers at once");
+	fanout_run(fan_item, &(struct fan_arg){ { 0 } }, 0);
+	CHECK(1, "fanout: an empty batch returns");
+
+	/* A child has none of the parent's threads: it gets its own pool. */
+	pid = fork();
+	if (pid == 0) {
+		int b = 0;
+
+		fan_caller(&b);
+		_exit(b == 0 ? 0 : 1);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	    WEXITSTATUS(st) == 0, "fanout: works in a forked child");
+}
+
 int
 main(void)
 {
 	test_buf();
 	test_base64();
 	test_log_escape();
+	test_fanout();
 	return test_done();
 }

@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "util/buf.h"
 #include "util/err.h"
@@ -182,12 +185,40 @@ canon_body_init(struct canon_body *c, enum canon_mode m, canon_emit *emit,
 	c->arg = arg;
 }
 
-/* Word-at-a-time byte tests: the top bit of each byte of the result is
-   set where that byte of x equals the byte repeated in c. */
+/*
+ * The relaxed body's fast path looks at 16 bytes at a time and finds the
+ * first that is not its own canonical form: a tab, a CR, or a space
+ * followed by a space, a tab or a CR (a single space before content stays
+ * as it is; a run, a tab, WSP before a line end and the line end itself
+ * go the slow way).  Bytes before it are copied whole.  SSE2 where the
+ * compiler has it (every x86-64), two 64-bit words otherwise.
+ */
+#ifdef __SSE2__
+/* plain16 - how many of the 16 bytes at p, from the first, are plain;
+   p[16] is read as the byte after the last */
+static inline unsigned
+plain16(const unsigned char *p)
+{
+	const __m128i sp = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t');
+	const __m128i cr = _mm_set1_epi8('\r');
+	__m128i x, y, hit, after;
+	unsigned bits;
+
+	x = _mm_loadu_si128((const __m128i *)(const void *)p);
+	y = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+	hit = _mm_or_si128(_mm_cmpeq_epi8(x, tab), _mm_cmpeq_epi8(x, cr));
+	after = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(y, sp),
+	    _mm_cmpeq_epi8(y, tab)), _mm_cmpeq_epi8(y, cr));
+	hit = _mm_or_si128(hit, _mm_and_si128(_mm_cmpeq_epi8(x, sp), after));
+	bits = (unsigned)_mm_movemask_epi8(hit);
+	return bits ? (unsigned)__builtin_ctz(bits) : 16;
+}
+#else
 #define CANON_LO7 0x7f7f7f7f7f7f7f7fULL
 #define CANON_HI1 0x8080808080808080ULL
 #define CANON_SP 0x2020202020202020ULL
 #define CANON_TAB 0x0909090909090909ULL
+#define CANON_CR 0x0d0d0d0d0d0d0d0dULL
 
 /* bytes_eq - top bit set in each byte of x equal to the byte in c */
 static inline uint64_t
@@ -198,85 +229,154 @@ bytes_eq(uint64_t x, uint64_t c)
 	return ~(((t & CANON_LO7) + CANON_LO7) | t) & CANON_HI1;
 }
 
-/* plain8 - the 8 bytes at p are their own relaxed form: no tab and no
-   space followed by WSP (p[8] is read as the byte after the last) */
-static inline bool
+/* plain8 - how many of the 8 bytes at p are plain (p[8] is read) */
+static inline unsigned
 plain8(const unsigned char *p)
 {
-	uint64_t x, y;
+	uint64_t x, y, hit;
 
 	memcpy(&x, p, 8);
 	memcpy(&y, p + 1, 8);
 	x = le64toh(x);
 	y = le64toh(y);
-	return (bytes_eq(x, CANON_TAB) | (bytes_eq(x, CANON_SP) &
-	    (bytes_eq(y, CANON_SP) | bytes_eq(y, CANON_TAB)))) == 0;
+	hit = bytes_eq(x, CANON_TAB) | bytes_eq(x, CANON_CR) |
+	    (bytes_eq(x, CANON_SP) & (bytes_eq(y, CANON_SP) |
+	    bytes_eq(y, CANON_TAB) | bytes_eq(y, CANON_CR)));
+	return hit ? (unsigned)__builtin_ctzll(hit) / 8 : 8;
 }
 
-/* relaxed_run - relaxed canonicalisation of bytes holding no CR: WSP
-   runs become one SP, emitted only when more content follows on the line
-   (RFC 6376 3.4.4).  Stretches of 8 bytes with no tab and no WSP after a
-   space are copied whole (only when no space is pending and the byte after
-   them is in the run, so a last space is still followed by content); the
-   rest goes byte by byte.  Each input byte gives at most one output byte
-   plus the one space pending from before, so room is checked once per
-   stretch rather than per byte. */
-static void
-relaxed_run(struct canon_body *c, const unsigned char *p, size_t n)
+/* plain16 - how many of the 16 bytes at p are plain (p[16] is read) */
+static inline unsigned
+plain16(const unsigned char *p)
 {
-	size_t i, m, room;
-	bool wsp;
-	char *o;
+	unsigned k = plain8(p);
 
-	while (n > 0) {
+	return k < 8 ? k : 8 + plain8(p + 8);
+}
+#endif
+
+/* Room the relaxed loop keeps in the batch: a 16-byte store, or a
+   pending space and one byte, or a CRLF. */
+#define CANON_SLACK 16
+
+/* release - a line with content begins: the CRLFs held back were not
+   trailing after all */
+static void
+release(struct canon_body *c)
+{
+	while (c->empty_lines > 0) {
+		put(c, "\r\n", 2);
+		c->empty_lines--;
+	}
+	c->line_started = true;
+	c->any = true;
+}
+
+/*
+ * relaxed_feed - RFC 6376 3.4.4 on the next n bytes: WSP runs become one
+ * SP, WSP at the end of a line goes, empty lines at the end are held
+ * back as a count.  Only CRLF ends a line (a lone CR or LF is data); a
+ * CR at the end of the input is held until the next byte shows what it
+ * is.  Output goes straight into the batch, which is handed on whenever
+ * less than CANON_SLACK bytes of it are free.
+ */
+static void
+relaxed_feed(struct canon_body *c, const unsigned char *p, size_t n)
+{
+	const unsigned char *end = p + n;
+	char *o, *oend = c->out + sizeof(c->out) - CANON_SLACK;
+	bool wsp = c->wsp;
+	unsigned k;
+
+	if (c->cr && n > 0) {
+		c->cr = false;
+		if (*p == '\n') {
+			end_line(c);
+			wsp = false;
+			p++;
+		} else {
+			/* The held CR was data after all. */
+			content(c);
+			put(c, "\r", 1);
+			wsp = false;
+		}
+	}
+	while (p < end) {
 		if (!c->line_started) {
 			/* Leading WSP is one SP if content follows. */
-			while (n > 0 && (*p == ' ' || *p == '\t')) {
-				c->wsp = true;
-				p++;
-				n--;
-			}
-			if (n == 0)
-				return;
-			wsp = c->wsp;
-			c->wsp = false;
-			content(c);
-			c->wsp = wsp;
-		}
-		room = sizeof(c->out) - c->outlen;
-		if (room < 2) {
-			flush(c);
-			room = sizeof(c->out);
-		}
-		m = n < room - 1 ? n : room - 1;
-		o = c->out + c->outlen;
-		wsp = c->wsp;
-		for (i = 0; i < m; ) {
-			unsigned char ch;
-
-			if (!wsp && i + 9 <= m && plain8(p + i)) {
-				memcpy(o, p + i, 8);
-				o += 8;
-				i += 8;
-				continue;
-			}
-			ch = p[i++];
-			if (ch == ' ' || ch == '\t') {
+			while (p < end && (*p == ' ' || *p == '\t')) {
 				wsp = true;
+				p++;
+			}
+			if (p == end)
+				break;
+			if (*p == '\r') {
+				if (p + 1 == end) {
+					c->cr = true;
+					p++;
+					break;
+				}
+				if (p[1] == '\n') {
+					/* An empty line: held back. */
+					c->empty_lines++;
+					wsp = false;
+					p += 2;
+					continue;
+				}
+			}
+			release(c);
+		}
+		if (c->outlen > sizeof(c->out) - CANON_SLACK)
+			flush(c);
+		o = c->out + c->outlen;
+		for (;;) {
+			if (o > oend) {
+				c->outlen = (size_t)(o - c->out);
+				flush(c);
+				o = c->out;
+			}
+			if (!wsp && end - p > 16) {
+				k = plain16(p);
+				memcpy(o, p, 16);
+				o += k;
+				p += k;
+				if (k == 16)
+					continue;
+			}
+			if (p == end)
+				break;
+			if (*p == ' ' || *p == '\t') {
+				wsp = true;
+				p++;
 				continue;
+			}
+			if (*p == '\r') {
+				if (p + 1 == end) {
+					/* Line end or data: the next byte
+					   tells. */
+					c->cr = true;
+					p++;
+					break;
+				}
+				if (p[1] == '\n') {
+					/* WSP before the line end goes. */
+					*o++ = '\r';
+					*o++ = '\n';
+					wsp = false;
+					c->line_started = false;
+					p += 2;
+					break;
+				}
 			}
 			if (wsp) {
 				*o++ = ' ';
 				wsp = false;
 			}
-			*o++ = (char)ch;
+			*o++ = (char)*p++;
 		}
 		c->outlen = (size_t)(o - c->out);
-		c->wsp = wsp;
-		c->any = true;
-		p += m;
-		n -= m;
 	}
+	c->wsp = wsp;
 }
 
 /* canon_body_feed - the next n bytes of the body */
@@ -286,6 +386,10 @@ canon_body_feed(struct canon_body *c, const void *vp, size_t n)
 	const unsigned char *p = vp, *cr;
 	size_t i = 0, e;
 
+	if (c->mode == CANON_RELAXED) {
+		relaxed_feed(c, p, n);
+		return;
+	}
 	while (i < n) {
 		if (c->cr) {
 			c->cr = false;
@@ -302,12 +406,8 @@ canon_body_feed(struct canon_body *c, const void *vp, size_t n)
 		cr = memchr(p + i, '\r', n - i);
 		e = cr ? (size_t)(cr - p) : n;
 		if (e > i) {
-			if (c->mode == CANON_RELAXED)
-				relaxed_run(c, p + i, e - i);
-			else {
-				content(c);
-				put(c, p + i, e - i);
-			}
+			content(c);
+			put(c, p + i, e - i);
 		}
 		i = e;
 		if (cr) {

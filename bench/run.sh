@@ -76,6 +76,13 @@ fi
 
 W=$(mktemp -d /tmp/smtpsd-bench.XXXXXX)
 chmod 755 "$W"
+# Each server's directories in a block group of their own (ext4's Orlov
+# allocator spreads the subdirectories of a "top" directory): on ext4
+# without a journal, creating a file scans past every inode of its group
+# freed in the last minute or more, so Postfix's deleted queue files (or
+# other work in /tmp) would otherwise slow smtpsd's Maildir deliveries in
+# the next run, and the other way round.
+chattr +T "$W" 2>/dev/null || say "chattr +T $W failed; servers share block groups"
 OUT=$B/bench
 mkdir -p "$OUT"
 RES=$OUT/results.jsonl

@@ -145,7 +145,8 @@ dkim_verify_free(struct dkim_verify *v)
 /*
  * dkim_header_hash - SHA-256 of the RFC 6376 3.7 header-hash input; b is
  * scratch space for that input (reset here, left holding it), so a caller
- * hashing several signatures reuses one allocation.
+ * hashing several signatures reuses one allocation.  The fields are
+ * chosen first, so the input's size is known and b grows at most once.
  */
 int
 dkim_header_hash(struct buf *b, const struct msg_header *h,
@@ -153,19 +154,22 @@ dkim_header_hash(struct buf *b, const struct msg_header *h,
     const char *sigfield, size_t siglen, unsigned char *digest)
 {
 	const struct msg_field *f;
-	size_t on_stack[2 * HASH_NAMES_ON_STACK], *len, *next;
-	size_t i, j, before;
+	size_t on_stack[3 * HASH_NAMES_ON_STACK], *len, *next, *pick;
+	size_t i, j, before, total;
 	unsigned int dlen;
-	int r;
+	int r = 0;
 
 	buf_reset(b);
 	len = nnames <= HASH_NAMES_ON_STACK ? on_stack :
-	    xcalloc(nnames, 2 * sizeof(*len));
+	    xcalloc(nnames, 3 * sizeof(*len));
 	next = len + nnames;
+	pick = next + nnames;
 	/* next[j]: instances of names[j] below this index are used up; a
 	   name's occurrences in h= share one cursor (RFC 6376 5.4.2), so
 	   the cursor to start from is that of the nearest earlier mention
-	   of the same name. */
+	   of the same name.  pick[j]: the field's index + 1, 0 when no
+	   instance is left (a missing instance adds nothing). */
+	total = siglen;
 	for (i = 0; i < nnames; i++) {
 		len[i] = strlen(names[i]);
 		before = h->nfields;
@@ -177,8 +181,17 @@ dkim_header_hash(struct buf *b, const struct msg_header *h,
 			}
 		f = msg_header_find_last(h, names[i], len[i], before);
 		next[i] = f ? f->pos : 0;
-		if (f == NULL)
-			continue;	/* a missing instance adds nothing */
+		pick[i] = f ? f->pos + 1 : 0;
+		if (f)
+			total += f->raw_len + 2;
+	}
+	/* Each field is picked at most once, so total is bounded by the
+	   header section; past the cap canon_header() says so. */
+	(void)buf_reserve(b, total);
+	for (i = 0; i < nnames; i++) {
+		if (pick[i] == 0)
+			continue;
+		f = &h->fields[pick[i] - 1];
 		if ((r = canon_header(b, m, f->raw, f->raw_len, true)) < 0)
 			goto out;
 	}

@@ -5,6 +5,7 @@
 
 #include <endian.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #ifdef __SSE2__
@@ -13,6 +14,7 @@
 
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/xmalloc.h"
 
 /* is_wsp - RFC 5234 WSP */
 static bool
@@ -41,78 +43,112 @@ canon_mode_str(enum canon_mode m)
 	return m == CANON_RELAXED ? "relaxed" : "simple";
 }
 
-/* canon_header - append the canonical form of one header field */
+/* Bytes that end a run of header value text: WSP, CR, LF. */
+static const unsigned char hdr_special[256] = {
+	['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [' '] = 1,
+};
+
+/*
+ * relaxed_field - RFC 6376 3.4.2 into o, which has room for n bytes (the
+ * output is never longer than the field): the name lower-cased without
+ * WSP before the colon, the value unfolded (CRLF and bare LF vanish, a
+ * lone CR is data), WSP runs squeezed to one SP, none at either end.
+ * Returns the length written.
+ */
+static size_t
+relaxed_field(char *o, const char *f, size_t n, size_t colon)
+{
+	char *start = o;
+	size_t i, nl = colon, s;
+	bool wsp = false, any = false;
+	unsigned char ch;
+
+	while (nl > 0 && is_wsp(f[nl - 1]))
+		nl--;
+	for (i = 0; i < nl; i++) {
+		ch = (unsigned char)f[i];
+		*o++ = (char)(ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch);
+	}
+	*o++ = ':';
+	i = colon + 1;
+	while (i < n) {
+		s = i;
+		while (i < n && !hdr_special[(unsigned char)f[i]])
+			i++;
+		if (i > s) {
+			if (wsp && any)
+				*o++ = ' ';
+			memcpy(o, f + s, i - s);
+			o += i - s;
+			any = true;
+			wsp = false;
+			if (i == n)
+				break;
+		}
+		/* Folding line breaks vanish; WSP becomes pending. */
+		if (f[i] == '\r' && i + 1 < n && f[i + 1] == '\n')
+			i += 2;
+		else if (f[i] == '\n')
+			i++;
+		else if (f[i] == '\r') {
+			/* A lone CR is data. */
+			if (wsp && any)
+				*o++ = ' ';
+			*o++ = '\r';
+			any = true;
+			wsp = false;
+			i++;
+		} else {
+			wsp = true;
+			i++;
+		}
+	}
+	return (size_t)(o - start);
+}
+
+/* canon_header - append the canonical form of one header field; the
+   buffer grows once, and the bytes are written straight into it */
 int
 canon_header(struct buf *out, enum canon_mode m, const char *field,
     size_t n, bool crlf)
 {
 	const char *colon;
-	size_t nl, i, start;
-	bool wsp = false, any = false;
-	char c;
+	size_t len, add = crlf ? 2 : 0;
+	char *tmp;
 	int r;
 
 	if (m == CANON_SIMPLE) {
-		if ((r = buf_append(out, field, n)) < 0)
+		if ((r = buf_reserve(out, n + add)) < 0)
 			return r;
-		return crlf ? buf_append(out, "\r\n", 2) : 0;
+		if (n > 0)
+			memcpy(out->p + out->len, field, n);
+		if (crlf)
+			memcpy(out->p + out->len + n, "\r\n", 2);
+		out->len += n + add;
+		return 0;
 	}
-	/* RFC 6376 3.4.2: lower-case the name, unfold, squeeze WSP runs to
-	   one SP, drop WSP at the end of the value and around the colon. */
 	colon = memchr(field, ':', n);
 	if (colon == NULL)
 		return E_SYNTAX;
-	nl = (size_t)(colon - field);
-	while (nl > 0 && is_wsp(field[nl - 1]))
-		nl--;
-	for (i = 0; i < nl; i++) {
-		c = field[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if ((r = buf_append(out, &c, 1)) < 0)
-			return r;
+	if ((r = buf_reserve(out, n + add)) == 0) {
+		len = relaxed_field(out->p + out->len, field, n,
+		    (size_t)(colon - field));
+		if (crlf)
+			memcpy(out->p + out->len + len, "\r\n", 2);
+		out->len += len + add;
+		return 0;
 	}
-	if ((r = buf_append(out, ":", 1)) < 0)
-		return r;
-	i = (size_t)(colon - field) + 1;
-	while (i < n) {
-		start = i;
-		while (i < n && !is_wsp(field[i]) && field[i] != '\r' &&
-		    field[i] != '\n')
-			i++;
-		if (i > start) {
-			if (wsp && any && (r = buf_append(out, " ", 1)) < 0)
-				return r;
-			if ((r = buf_append(out, field + start, i - start)) < 0)
-				return r;
-			any = true;
-			wsp = false;
-			continue;
-		}
-		/* Folding line breaks vanish; WSP becomes pending. */
-		if (field[i] == '\r' && i + 1 < n && field[i + 1] == '\n') {
-			i += 2;
-			continue;
-		}
-		if (field[i] == '\n') {
-			i++;
-			continue;
-		}
-		if (field[i] == '\r') {
-			/* A lone CR is data. */
-			if (wsp && any && (r = buf_append(out, " ", 1)) < 0)
-				return r;
-			if ((r = buf_append(out, "\r", 1)) < 0)
-				return r;
-			any = true;
-			wsp = false;
-			i++;
-			continue;
-		}
-		wsp = true;
-		i++;
+	/* Near the cap the shorter canonical form may still fit: make it
+	   aside and append exactly that. */
+	tmp = xmalloc(n + 2);
+	len = relaxed_field(tmp, field, n, (size_t)(colon - field));
+	if (crlf) {
+		memcpy(tmp + len, "\r\n", 2);
+		len += 2;
 	}
-	return crlf ? buf_append(out, "\r\n", 2) : 0;
+	r = buf_append(out, tmp, len);
+	free(tmp);
+	return r;
 }
 
 /* flush - hand the batched bytes to the callback */

@@ -51,6 +51,13 @@ reserve(struct buf *b, size_t n)
 	return 0;
 }
 
+/* buf_reserve - room for n more bytes within the cap */
+int
+buf_reserve(struct buf *b, size_t n)
+{
+	return reserve(b, n);
+}
+
 int
 buf_append(struct buf *b, const void *p, size_t n)
 {

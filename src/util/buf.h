@@ -25,6 +25,12 @@ void buf_fini(struct buf *b);
 /* buf_append - add n bytes; E_LIMIT (nothing added) past the cap */
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);
+/*
+ * buf_reserve - room for n more bytes (and a NUL) within the cap, so that
+ * up to n bytes may be written at b->p + b->len and then counted by
+ * adding to b->len; E_LIMIT (nothing changed) past the cap
+ */
+int buf_reserve(struct buf *b, size_t n);
 int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* buf_data - the unconsumed bytes */

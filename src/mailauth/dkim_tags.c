@@ -205,20 +205,6 @@ find_tag(const struct dkim_tag *tags, size_t n, const char *name)
 	return NULL;
 }
 
-/* strip_fws - a copy of p without any FWS bytes */
-static char *
-strip_fws(const char *p, size_t n)
-{
-	char *s = xmalloc(n + 1);
-	size_t i, o = 0;
-
-	for (i = 0; i < n; i++)
-		if (!is_fws(p[i]))
-			s[o++] = p[i];
-	s[o] = '\0';
-	return s;
-}
-
 /* parse_number - a decimal of at most maxdigits digits */
 static int
 parse_number(const struct dkim_tag *t, size_t maxdigits, long long *out)
@@ -250,19 +236,6 @@ decode_b64(const struct dkim_tag *t, unsigned char **out, size_t *outlen)
 	}
 	*out = b;
 	return 0;
-}
-
-/* lower_copy - a lower-cased NUL-terminated copy */
-static char *
-lower_copy(const char *p, size_t n)
-{
-	char *s = xstrndup(p, n);
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (s[i] >= 'A' && s[i] <= 'Z')
-			s[i] = (char)(s[i] - 'A' + 'a');
-	return s;
 }
 
 /* list_has - does a colon-separated list hold item (case-insensitive)? */
@@ -326,15 +299,70 @@ is_dns_name(const char *s)
 	return label > 0;
 }
 
-/* dkim_sig_parse - parse a DKIM-Signature value */
+/* The tags a DKIM-Signature uses, found in one pass over the list. */
+struct sig_tags {
+	const struct dkim_tag *a, *b, *bh, *c, *d, *h, *i, *l, *q, *s, *t,
+	    *v, *x;
+};
+
+/* sig_tags_find - point each known tag at its entry (names are
+   case-sensitive, RFC 6376 3.2); unknown tags are ignored */
+static void
+sig_tags_find(struct sig_tags *st, const struct dkim_tag *tags, size_t nt)
+{
+	const struct dkim_tag *t;
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < nt; i++) {
+		t = &tags[i];
+		if (t->name_len == 2) {
+			if (t->name[0] == 'b' && t->name[1] == 'h')
+				st->bh = t;
+			continue;
+		}
+		if (t->name_len != 1)
+			continue;
+		switch (t->name[0]) {
+		case 'a': st->a = t; break;
+		case 'b': st->b = t; break;
+		case 'c': st->c = t; break;
+		case 'd': st->d = t; break;
+		case 'h': st->h = t; break;
+		case 'i': st->i = t; break;
+		case 'l': st->l = t; break;
+		case 'q': st->q = t; break;
+		case 's': st->s = t; break;
+		case 't': st->t = t; break;
+		case 'v': st->v = t; break;
+		case 'x': st->x = t; break;
+		}
+	}
+}
+
+/* b64_room - bytes a base64 tag value may decode to (as decode_b64) */
+static size_t
+b64_room(const struct dkim_tag *t)
+{
+	return t ? t->value_len / 4 * 3 + 4 : 0;
+}
+
+/*
+ * dkim_sig_parse - parse a DKIM-Signature value.  Every string and byte
+ * array of the result lives in one allocation sized from the tag values
+ * up front; it starts with the h= pointer array, so s->headers is what
+ * dkim_sig_fini() frees.
+ */
 int
 dkim_sig_parse(struct dkim_sig *s, const char *value, size_t n,
     enum dkim_reason *why)
 {
 	struct dkim_tag tags[DKIM_MAX_TAGS];
+	struct sig_tags st;
 	const struct dkim_tag *t;
-	size_t nt, i, st, e;
+	size_t nt, i, nh, e, b, size;
 	const char *slash, *at;
+	char *ap;
 
 	memset(s, 0, sizeof(*s));
 	s->length = s->timestamp = s->expiration = -1;
@@ -342,45 +370,89 @@ dkim_sig_parse(struct dkim_sig *s, const char *value, size_t n,
 	*why = DKIM_R_SIG_SYNTAX;
 	if (dkim_tags_parse(tags, DKIM_MAX_TAGS, &nt, value, n) < 0)
 		return E_SYNTAX;
+	sig_tags_find(&st, tags, nt);
+
+	/* h= entries: one more than its colons; past the limit the array
+	   is not needed (that is a syntax error below). */
+	nh = 0;
+	if (st.h) {
+		for (i = 0, nh = 1; i < st.h->value_len; i++)
+			nh += st.h->value[i] == ':';
+		if (nh > DKIM_MAX_SIGNED_HEADERS)
+			nh = 0;
+	}
+	size = nh * sizeof(char *);
+	if (st.d)
+		size += 2 * (st.d->value_len + 2);	/* d=, "@" d= */
+	if (st.s)
+		size += st.s->value_len + 1;
+	if (st.b)
+		size += st.b->value_len + 1;	/* b_text */
+	size += b64_room(st.b) + b64_room(st.bh);
+	if (st.h)
+		size += st.h->value_len + 1;	/* names, a NUL each */
+	if (st.i)
+		size += st.i->value_len + 1;
+	s->headers = xmalloc(size ? size : 1);
+	ap = (char *)(s->headers + nh);
+
 	/* Keep d= and s= first so even a bad signature can be reported. */
-	if ((t = find_tag(tags, nt, "d")) != NULL && t->value_len > 0)
-		s->domain = lower_copy(t->value, t->value_len);
-	if ((t = find_tag(tags, nt, "s")) != NULL && t->value_len > 0)
-		s->selector = xstrndup(t->value, t->value_len);
-	if ((t = find_tag(tags, nt, "b")) != NULL)
-		s->b_text = strip_fws(t->value, t->value_len);
+	if ((t = st.d) != NULL && t->value_len > 0) {
+		s->domain = ap;
+		for (i = 0; i < t->value_len; i++) {
+			char c = t->value[i];
+
+			*ap++ = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') :
+			    c;
+		}
+		*ap++ = '\0';
+	}
+	if ((t = st.s) != NULL && t->value_len > 0) {
+		s->selector = ap;
+		memcpy(ap, t->value, t->value_len);
+		ap += t->value_len;
+		*ap++ = '\0';
+	}
+	if ((t = st.b) != NULL) {
+		/* as written, FWS removed */
+		s->b_text = ap;
+		for (i = 0; i < t->value_len; i++)
+			if (!is_fws(t->value[i]))
+				*ap++ = t->value[i];
+		*ap++ = '\0';
+	}
 
 	*why = DKIM_R_SIG_MISSING_TAG;
-	if (find_tag(tags, nt, "v") == NULL || find_tag(tags, nt, "a") ==
-	    NULL || find_tag(tags, nt, "b") == NULL || find_tag(tags, nt,
-	    "bh") == NULL || s->domain == NULL || find_tag(tags, nt, "h") ==
-	    NULL || s->selector == NULL)
+	if (st.v == NULL || st.a == NULL || st.b == NULL || st.bh == NULL ||
+	    s->domain == NULL || st.h == NULL || s->selector == NULL)
 		return E_SYNTAX;
 	*why = DKIM_R_SIG_BAD_TAG;
 	if (!is_dns_name(s->domain) || !is_dns_name(s->selector))
 		return E_SYNTAX;
-	t = find_tag(tags, nt, "v");
 	*why = DKIM_R_SIG_VERSION;
-	if (t->value_len != 1 || t->value[0] != '1')
+	if (st.v->value_len != 1 || st.v->value[0] != '1')
 		return E_SYNTAX;
 
-	t = find_tag(tags, nt, "a");
-	s->alg = dkim_alg_parse(t->value, t->value_len);
+	s->alg = dkim_alg_parse(st.a->value, st.a->value_len);
 	if (s->alg == DKIM_ALG_UNKNOWN) {
 		*why = DKIM_R_ALGORITHM;
 		return E_SYNTAX;
 	}
 
 	*why = DKIM_R_SIG_BAD_TAG;
-	if (decode_b64(find_tag(tags, nt, "b"), &s->b, &s->b_len) < 0 ||
-	    s->b_len == 0)
+	if (base64_decode(ap, &s->b_len, st.b->value, st.b->value_len,
+	    true) < 0 || s->b_len == 0)
 		return E_SYNTAX;
-	if (decode_b64(find_tag(tags, nt, "bh"), &s->bh, &s->bh_len) < 0 ||
-	    s->bh_len == 0)
+	s->b = (unsigned char *)ap;
+	ap += s->b_len;
+	if (base64_decode(ap, &s->bh_len, st.bh->value, st.bh->value_len,
+	    true) < 0 || s->bh_len == 0)
 		return E_SYNTAX;
+	s->bh = (unsigned char *)ap;
+	ap += s->bh_len;
 
 	s->hcanon = s->bcanon = CANON_SIMPLE;
-	if ((t = find_tag(tags, nt, "c")) != NULL) {
+	if ((t = st.c) != NULL) {
 		*why = DKIM_R_CANON;
 		slash = memchr(t->value, '/', t->value_len);
 		if (canon_mode_parse(&s->hcanon, t->value, slash ?
@@ -392,39 +464,39 @@ dkim_sig_parse(struct dkim_sig *s, const char *value, size_t n,
 	}
 
 	/* h=: names separated by ':' with FWS around them. */
-	t = find_tag(tags, nt, "h");
+	t = st.h;
 	*why = DKIM_R_SIG_BAD_TAG;
-	for (i = 0, st = 1; i < t->value_len; i++)
-		st += t->value[i] == ':';
-	if (st > DKIM_MAX_SIGNED_HEADERS)
-		return E_SYNTAX;
-	s->headers = xcalloc(st, sizeof(char *));
+	if (nh == 0)
+		return E_SYNTAX;	/* more than DKIM_MAX_SIGNED_HEADERS */
 	i = 0;
 	while (i <= t->value_len) {
 		for (e = i; e < t->value_len && t->value[e] != ':'; e++)
 			;
-		st = i;
+		b = i;
 		i = e + 1;
-		while (st < e && is_fws(t->value[st]))
-			st++;
-		while (e > st && is_fws(t->value[e - 1]))
+		while (b < e && is_fws(t->value[b]))
+			b++;
+		while (e > b && is_fws(t->value[e - 1]))
 			e--;
-		if (st == e)
+		if (b == e)
 			return E_SYNTAX;
-		s->headers[s->nheaders++] = xstrndup(t->value + st, e - st);
+		s->headers[s->nheaders++] = ap;
+		memcpy(ap, t->value + b, e - b);
+		ap += e - b;
+		*ap++ = '\0';
 	}
 	*why = DKIM_R_FROM_UNSIGNED;
 	if (!list_has(t->value, t->value_len, "from"))
 		return E_SYNTAX;
 
 	*why = DKIM_R_SIG_BAD_TAG;
-	if ((t = find_tag(tags, nt, "l")) != NULL &&
+	if ((t = st.l) != NULL &&
 	    parse_number(t, DKIM_MAX_LEN_DIGITS, &s->length) < 0)
 		return E_SYNTAX;
-	if ((t = find_tag(tags, nt, "t")) != NULL &&
+	if ((t = st.t) != NULL &&
 	    parse_number(t, DKIM_MAX_TIME_DIGITS, &s->timestamp) < 0)
 		return E_SYNTAX;
-	if ((t = find_tag(tags, nt, "x")) != NULL &&
+	if ((t = st.x) != NULL &&
 	    parse_number(t, DKIM_MAX_TIME_DIGITS, &s->expiration) < 0)
 		return E_SYNTAX;
 	*why = DKIM_R_X_BEFORE_T;
@@ -432,26 +504,32 @@ dkim_sig_parse(struct dkim_sig *s, const char *value, size_t n,
 	    s->expiration < s->timestamp)
 		return E_SYNTAX;
 
-	if ((t = find_tag(tags, nt, "q")) != NULL &&
+	if ((t = st.q) != NULL &&
 	    !list_has(t->value, t->value_len, "dns/txt")) {
 		*why = DKIM_R_QUERY_METHOD;
 		return E_SYNTAX;
 	}
 
 	/* i= defaults to "@d"; its domain must be d or below it. */
-	if ((t = find_tag(tags, nt, "i")) != NULL) {
+	s->identity = ap;
+	if ((t = st.i) != NULL) {
 		*why = DKIM_R_SIG_BAD_TAG;
 		at = memchr(t->value, '@', t->value_len);
 		/* a NUL inside i= would hide the '@' from string functions */
-		if (at == NULL || memchr(t->value, '\0', t->value_len) != NULL)
+		if (at == NULL || memchr(t->value, '\0', t->value_len) != NULL) {
+			s->identity = NULL;
 			return E_SYNTAX;
-		s->identity = xstrndup(t->value, t->value_len);
+		}
+		memcpy(ap, t->value, t->value_len);
+		ap[t->value_len] = '\0';
 		*why = DKIM_R_DOMAIN_MISMATCH;
 		if (!domain_within(s->identity + (at - t->value) + 1,
 		    s->domain))
 			return E_SYNTAX;
-	} else
-		s->identity = xasprintf("@%s", s->domain);
+	} else {
+		ap[0] = '@';
+		memcpy(ap + 1, s->domain, strlen(s->domain) + 1);
+	}
 
 	/* RFC 8301 3.1: rsa-sha1 is never valid. */
 	if (s->alg == DKIM_ALG_RSA_SHA1) {
@@ -462,21 +540,11 @@ dkim_sig_parse(struct dkim_sig *s, const char *value, size_t n,
 	return 0;
 }
 
-/* dkim_sig_fini - free a parsed signature */
+/* dkim_sig_fini - free a parsed signature: its one allocation */
 void
 dkim_sig_fini(struct dkim_sig *s)
 {
-	size_t i;
-
-	free(s->domain);
-	free(s->selector);
-	free(s->identity);
-	for (i = 0; i < s->nheaders; i++)
-		free(s->headers[i]);
 	free(s->headers);
-	free(s->bh);
-	free(s->b);
-	free(s->b_text);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -1250,6 +1250,85 @@ static const struct sig_case {
 	{ "garbage", ";;;", DKIM_R_SIG_SYNTAX },
 };
 
+/* test_sig_parse_fields - what a parse leaves in the structure: every
+   string and decoded value, also those kept when the parse fails */
+static void
+test_sig_parse_fields(void)
+{
+	struct dkim_sig s;
+	enum dkim_reason why;
+	struct buf h;
+	const char *t;
+	size_t i;
+	int r;
+
+	t = "v=1; a=ed25519-sha256; d=Sub.Example.COM; s=Sel_1; "
+	    "h= From :\r\n\tTO:x-Y ; bh=AAEC; B=ignored; bb=x; "
+	    "b=AwQF\r\n Bg==";
+	r = dkim_sig_parse(&s, t, strlen(t), &why);
+	CHECK_INT(r, 0, "fields: parses");
+	CHECK_STR(s.domain, "sub.example.com", "fields: d=");
+	CHECK_STR(s.selector, "Sel_1", "fields: s= as written");
+	CHECK_STR(s.identity, "@sub.example.com", "fields: i= default");
+	CHECK_INT(s.nheaders, 3, "fields: h= count");
+	if (s.nheaders == 3) {
+		CHECK_STR(s.headers[0], "From", "fields: h= 1");
+		CHECK_STR(s.headers[1], "TO", "fields: h= 2");
+		CHECK_STR(s.headers[2], "x-Y", "fields: h= 3");
+	}
+	CHECK_STR(s.b_text, "AwQFBg==", "fields: b= without FWS");
+	CHECK(s.b_len == 4 && memcmp(s.b, "\3\4\5\6", 4) == 0,
+	    "fields: b= decoded");
+	CHECK(s.bh_len == 3 && memcmp(s.bh, "\0\1\2", 3) == 0,
+	    "fields: bh= decoded");
+	CHECK_INT(s.alg, DKIM_ALG_ED25519_SHA256, "fields: a=");
+	dkim_sig_fini(&s);
+
+	/* Upper-case or longer names are other tags: b= is missing. */
+	t = "v=1; a=rsa-sha256; d=e.com; s=sel; h=from; bh=AAAA; B=AAAA; "
+	    "bb=AAAA";
+	dkim_sig_parse(&s, t, strlen(t), &why);
+	CHECK_STR(dkim_reason_str(why),
+	    dkim_reason_str(DKIM_R_SIG_MISSING_TAG), "B= and bb= are not b=");
+	dkim_sig_fini(&s);
+
+	/* A failed parse still reports d=, s= and the start of b=. */
+	t = "v=1; a=rsa-md5; d=E.com; s=sel; h=from; bh=AAAA; b=ABCD EFGH";
+	CHECK_INT(dkim_sig_parse(&s, t, strlen(t), &why), E_SYNTAX,
+	    "unknown a= fails");
+	CHECK_STR(s.domain, "e.com", "failed parse: d= kept");
+	CHECK_STR(s.selector, "sel", "failed parse: s= kept");
+	CHECK_STR(s.b_text, "ABCDEFGH", "failed parse: b= kept");
+	dkim_sig_fini(&s);
+	t = SIG_OK "; i=nobody";
+	dkim_sig_parse(&s, t, strlen(t), &why);
+	CHECK(s.identity == NULL, "i= without @: no identity");
+	dkim_sig_fini(&s);
+	t = SIG_OK "; i=a@other.example";
+	dkim_sig_parse(&s, t, strlen(t), &why);
+	CHECK_STR(s.identity, "a@other.example", "i= outside d= kept");
+	dkim_sig_fini(&s);
+
+	/* 256 h= names are fine, 257 are not. */
+	buf_init(&h, 1 << 16);
+	buf_append_str(&h, "v=1; a=rsa-sha256; d=e.com; s=sel; bh=AAAA; "
+	    "b=AAAA; h=from");
+	for (i = 1; i < 256; i++)
+		buf_append_str(&h, ":to");
+	r = dkim_sig_parse(&s, h.p, h.len, &why);
+	CHECK_INT(r, 0, "256 h= names");
+	CHECK_INT(s.nheaders, 256, "256 h= names kept");
+	CHECK_STR(s.headers[255], "to", "the last of 256 names");
+	dkim_sig_fini(&s);
+	buf_append_str(&h, ":cc");
+	CHECK_INT(dkim_sig_parse(&s, h.p, h.len, &why), E_SYNTAX,
+	    "257 h= names");
+	CHECK_STR(dkim_reason_str(why), dkim_reason_str(DKIM_R_SIG_BAD_TAG),
+	    "257 h= names: bad tag");
+	dkim_sig_fini(&s);
+	buf_fini(&h);
+}
+
 static void
 test_sig_parse(void)
 {
@@ -1281,6 +1360,7 @@ test_sig_parse(void)
 	CHECK_STR(s.identity, "@example.com", "i= defaults to @d");
 	CHECK_STR(s.domain, "example.com", "d= lower-cased");
 	dkim_sig_fini(&s);
+	test_sig_parse_fields();
 }
 
 static const struct keyrec_case {

@@ -212,7 +212,7 @@ gen_piece(struct buf *b, bool header)
 		break;
 	case 1:		/* a long run of content */
 		for (i = 0, k = 1 + rnd(120); i < k; i++)
-			buf_append(b, "abcdefgh" + rnd(8), 1);
+			buf_append(b, &"abcdefgh"[rnd(8)], 1);
 		break;
 	case 2:		/* a NUL, or a word with single spaces */
 		if (header || rnd(2))

@@ -376,7 +376,9 @@ relaxed_feed(struct canon_body *c, const unsigned char *p, size_t n)
 				memcpy(o, p, 16);
 				o += k;
 				p += k;
-				if (k == 16)
+				/* Past the slack the room check comes
+				   first. */
+				if (k == 16 || o > oend)
 					continue;
 			}
 			if (p == end)

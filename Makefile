@@ -9,7 +9,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := openssl libevent libevent_pthreads libunbound libpsl sqlite3 libxcrypt libcurl
+PKGS    := openssl libevent libevent_pthreads libunbound libpsl sqlite3 libxcrypt libcurl libidn2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wformat=2 \

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/json.h"
 #include "dns/dns.h"
 #include "mailauth/spf.h"
 #include "util/buf.h"
@@ -47,26 +48,15 @@ usage(const char *problem)
 	return 1;
 }
 
-/* json_str - append s as a JSON string (or null) */
+/* jstr - append s as a JSON string (or null): cli/json.c escapes it
+   (RFC 8259 7), keeping valid UTF-8 such as a U-label domain */
 static void
-json_str(struct buf *b, const char *s)
+jstr(struct buf *b, const char *s)
 {
-	if (s == NULL) {
-		buf_append_str(b, "null");
-		return;
-	}
-	buf_append(b, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	struct json j;
 
-		if (c == '"' || c == '\\')
-			buf_printf(b, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			buf_printf(b, "\\u%04x", c);
-		else
-			buf_append(b, s, 1);
-	}
-	buf_append(b, "\"", 1);
+	json_init(&j, b);
+	json_str(&j, s);
 }
 
 /* on_done - the evaluation finished */
@@ -214,24 +204,26 @@ cmd_spf(int argc, char **argv)
 		buf_init(&ri, SPF_CLI_MAX_OUT);
 		spf_resinfo(s, &ri);
 		buf_append_str(&out, "{\"result\":");
-		json_str(&out, spf_result_str(spf_result(s)));
+		jstr(&out, spf_result_str(spf_result(s)));
 		buf_append_str(&out, ",\"identity\":");
-		json_str(&out, c.identity == SPF_ID_HELO ? "helo" : "mailfrom");
+		jstr(&out, c.identity == SPF_ID_HELO ? "helo" : "mailfrom");
 		buf_append_str(&out, ",\"domain\":");
-		json_str(&out, spf_domain(s));
+		jstr(&out, spf_domain(s));
+		buf_append_str(&out, ",\"domain_ascii\":");
+		jstr(&out, spf_domain_ascii(s));
 		buf_append_str(&out, ",\"sender\":");
-		json_str(&out, spf_sender(s));
+		jstr(&out, spf_sender(s));
 		buf_append_str(&out, ",\"ip\":");
-		json_str(&out, c.ip);
+		jstr(&out, c.ip);
 		buf_append_str(&out, ",\"explanation\":");
-		json_str(&out, spf_explanation(s));
+		jstr(&out, spf_explanation(s));
 		buf_append_str(&out, ",\"problem\":");
-		json_str(&out, spf_problem(s));
+		jstr(&out, spf_problem(s));
 		buf_printf(&out, ",\"dns_terms\":%d", spf_dns_terms(s));
 		buf_append_str(&out, ",\"resinfo\":");
-		json_str(&out, buf_cstr(&ri));
+		jstr(&out, buf_cstr(&ri));
 		buf_append_str(&out, ",\"received_spf\":");
-		json_str(&out, buf_cstr(&hdr));
+		jstr(&out, buf_cstr(&hdr));
 		buf_append_str(&out, "}\n");
 		buf_fini(&ri);
 	} else {

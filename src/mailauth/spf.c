@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 
 #include "util/err.h"
+#include "util/idna.h"
 #include "util/xmalloc.h"
 
 /* The evaluation needs a DNS answer it does not have yet. */
@@ -116,7 +117,14 @@ struct spf {
 	/* the request */
 	int family;		/* AF_INET (also for v4-mapped v6) or AF_INET6 */
 	uint8_t addr[16];
+	/* What the evaluation uses: U-labels converted to A-labels
+	   (RFC 8616 4), so %{s} %{o} %{d} %{h} and every query see them. */
 	char *sender, *local, *sender_domain, *domain, *helo, *receiver;
+	/* What the output shows: the domain and address as received (UTF-8
+	   is legal in the header fields of an SMTPUTF8 message). */
+	char *shown_sender, *shown_domain, *shown_helo;
+	bool idn_ok;		/* the domain's A-label form exists */
+	char *idn_problem;	/* why it does not */
 	int64_t now;
 	enum spf_identity identity;
 
@@ -204,7 +212,10 @@ name_is_valid_len(const char *n, size_t len, bool multi)
 			lab = 0;
 			continue;
 		}
-		if ((unsigned char)n[i] < 0x20 || (unsigned char)n[i] == 0x7f)
+		/* A query name is ASCII: U-labels are converted before
+		   (RFC 8616 4), so a byte >= 0x80 here came from a macro
+		   such as %{l} with a UTF-8 local part. */
+		if ((unsigned char)n[i] < 0x20 || (unsigned char)n[i] >= 0x7f)
 			return false;
 		lab++;
 	}
@@ -1238,6 +1249,13 @@ eval_term(struct spf *s, const struct term *t, const char *domain, int depth)
 		}
 	} else
 		target = xstrdup(domain);
+	/* RFC 8616 4: a term whose %{s} or %{l} brings in a non-ASCII
+	   local part matches nothing (such a name cannot be looked up);
+	   every other macro expands to ASCII (A-labels). */
+	if (!idna_is_ascii(target)) {
+		free(target);
+		return 0;
+	}
 
 	switch (t->mech) {
 	case M_INCLUDE: {
@@ -1651,12 +1669,41 @@ parse_ip(struct spf *s, const char *ip)
 	return true;
 }
 
-/* setup - identity, sender and the domain to check (RFC 7208 4.1, 2.4) */
+/*
+ * to_alabel - d in A-label form (RFC 8616 4: SPF looks up, and expands
+ * macros with, the A-label form of a U-label domain).  ASCII is kept as
+ * it is.  NULL when d cannot be converted; *why then says why.
+ */
+static char *
+to_alabel(const char *d, const char **why)
+{
+	char a[IDNA_DOMAIN_MAX + 2];
+	int r;
+
+	*why = NULL;
+	if (idna_is_ascii(d))
+		return xstrdup(d);
+	if ((r = idna_to_ascii(d, a, sizeof(a))) != 0) {
+		*why = idna_strerror(r);
+		return NULL;
+	}
+	return xstrdup(a);
+}
+
+/*
+ * setup - identity, sender and the domain to check (RFC 7208 4.1, 2.4).
+ * A domain with U-labels is checked by its A-label form.  One that has
+ * none (invalid UTF-8, a disallowed code point, a label too long) is
+ * not a domain: RFC 7208 4.3 says a malformed <domain> makes
+ * check_host() return "none" at once, and RFC 7208 4.3 / RFC 8616 4
+ * require IDNs to be A-labels for the lookup, which this one cannot be.
+ */
 static void
 setup(struct spf *s, const struct spf_params *p)
 {
 	const char *from = p->mail_from ? p->mail_from : "";
-	const char *at;
+	const char *at, *why;
+	char *a;
 
 	s->helo = xstrdup(p->helo ? p->helo : "");
 	s->receiver = xstrdup(p->receiver && *p->receiver ? p->receiver :
@@ -1676,6 +1723,27 @@ setup(struct spf *s, const struct spf_params *p)
 	} else {
 		s->local = xstrdup("postmaster");
 		s->sender_domain = xstrdup(from);
+	}
+	s->shown_sender = xasprintf("%s@%s", s->local, s->sender_domain);
+	s->shown_domain = xstrdup(s->sender_domain);
+	strip_dot(s->shown_domain);
+	s->shown_helo = s->helo;
+	/* %{h}: the HELO name's A-label form when it has one; otherwise it
+	   stays as given and a name built from it matches nothing. */
+	if ((a = to_alabel(s->helo, &why)) != NULL)
+		s->helo = a;
+	else
+		s->helo = xstrdup(s->shown_helo);
+	if ((a = to_alabel(s->sender_domain, &why)) != NULL) {
+		free(s->sender_domain);
+		s->sender_domain = a;
+		s->idn_ok = true;
+	} else {
+		s->idn_problem = xasprintf("%s is not a valid internationalised "
+		    "domain name: %s", s->identity == SPF_ID_HELO ?
+		    "the HELO name" : "the MAIL FROM domain", why);
+		free(s->sender_domain);
+		s->sender_domain = xstrdup("");
 	}
 	s->sender = xasprintf("%s@%s", s->local, s->sender_domain);
 	s->domain = xstrdup(s->sender_domain);
@@ -1718,6 +1786,10 @@ spf_free(struct spf *s)
 	free(s->sender_domain);
 	free(s->domain);
 	free(s->helo);
+	free(s->shown_sender);
+	free(s->shown_domain);
+	free(s->shown_helo);
+	free(s->idn_problem);
 	free(s->receiver);
 	free(s->problem);
 	free(s->p_name);
@@ -1745,6 +1817,11 @@ spf_next(struct spf *s, struct spf_query *q)
 	}
 	s->done = true;
 	s->result = (enum spf_result)r;
+	if (!s->idn_ok && s->idn_problem != NULL) {
+		/* "none", and why: the domain has no A-label form */
+		s->final_problem = s->idn_problem;
+		s->idn_problem = NULL;
+	}
 	s->explanation = r == SPF_FAIL ? exp : NULL;
 	if (r != SPF_FAIL)
 		free(exp);
@@ -1786,18 +1863,25 @@ spf_explanation(const struct spf *s)
 	return s->explanation;
 }
 
-/* spf_domain - the domain checked */
+/* spf_domain - the domain checked, as received */
 const char *
 spf_domain(const struct spf *s)
 {
-	return s->domain;
+	return s->shown_domain;
 }
 
-/* spf_sender - the <sender> of check_host() */
+/* spf_domain_ascii - the domain checked, in A-label form, or NULL */
+const char *
+spf_domain_ascii(const struct spf *s)
+{
+	return s->idn_ok ? s->domain : NULL;
+}
+
+/* spf_sender - the <sender> of check_host(), as received */
 const char *
 spf_sender(const struct spf *s)
 {
-	return s->sender;
+	return s->shown_sender;
 }
 
 /* spf_problem - why the result is permerror/temperror */
@@ -1830,22 +1914,76 @@ spf_result_str(enum spf_result r)
 	return names[r];
 }
 
-/* is_dot_atom_text - can v go out unquoted as an RFC 5322 dot-atom? */
+/*
+ * is_dot_atom_text - can v go out unquoted as an RFC 5322 dot-atom?  RFC
+ * 6532 3.2 adds UTF-8 (valid sequences only) to atext: a U-label domain
+ * is written as it was received.
+ */
 static bool
 is_dot_atom_text(const char *v)
 {
 	const char *specials = "!#$%&'*+-/=?^_`{|}~.";
+	size_t n = strlen(v), k;
 
 	if (*v == '\0' || *v == '.')
 		return false;
-	for (; *v; v++)
+	while (*v) {
+		if ((unsigned char)*v >= 0x80) {
+			if ((k = idna_utf8_len(v, n)) == 0)
+				return false;
+			v += k;
+			n -= k;
+			continue;
+		}
 		if (!is_alnum((unsigned char)*v) && strchr(specials, *v) == NULL)
 			return false;
+		v++;
+		n--;
+	}
 	return true;
 }
 
-/* append_value - a key=value value: dot-atom, else a quoted-string with
-   anything outside printable ASCII dropped (it could split the header) */
+/*
+ * append_text - v with control characters dropped (they could split the
+ * header), bytes that are not valid UTF-8 shown as '?', valid UTF-8 kept
+ * (RFC 6532 3.2, 3.3; RFC 8601 2.3 for Authentication-Results), and the
+ * characters in esc preceded by a backslash, or dropped when drop_esc.
+ */
+static int
+append_text(struct buf *out, const char *v, const char *esc, bool drop_esc)
+{
+	size_t n = strlen(v), k;
+	int r = 0;
+
+	while (*v && r == 0) {
+		unsigned char c = (unsigned char)*v;
+
+		if (c >= 0x80) {
+			if ((k = idna_utf8_len(v, n)) == 0) {
+				r = buf_append(out, "?", 1);
+				k = 1;
+			} else
+				r = buf_append(out, v, k);
+			v += k;
+			n -= k;
+			continue;
+		}
+		if (c >= 0x20 && c != 0x7f) {
+			if (strchr(esc, c) == NULL)
+				r = buf_append(out, v, 1);
+			else if (!drop_esc) {
+				r = buf_append(out, "\\", 1);
+				if (r == 0)
+					r = buf_append(out, v, 1);
+			}
+		}
+		v++;
+		n--;
+	}
+	return r;
+}
+
+/* append_value - a key=value value: dot-atom, else a quoted-string */
 static int
 append_value(struct buf *out, const char *v)
 {
@@ -1855,33 +1993,15 @@ append_value(struct buf *out, const char *v)
 		return buf_append_str(out, v);
 	if ((r = buf_append(out, "\"", 1)) < 0)
 		return r;
-	for (; *v && r == 0; v++) {
-		unsigned char c = (unsigned char)*v;
-
-		if (c < 0x20 || c > 0x7e)
-			continue;
-		if (c == '"' || c == '\\')
-			r = buf_append(out, "\\", 1);
-		if (r == 0)
-			r = buf_append(out, v, 1);
-	}
+	r = append_text(out, v, "\"\\", false);
 	return r ? r : buf_append(out, "\"", 1);
 }
 
-/* append_clean - comment text: printable ASCII without ( ) \ */
+/* append_clean - comment text without ( ) \ */
 static int
 append_clean(struct buf *out, const char *v)
 {
-	int r = 0;
-
-	for (; *v && r == 0; v++) {
-		unsigned char c = (unsigned char)*v;
-
-		if (c >= 0x20 && c <= 0x7e && c != '(' && c != ')' &&
-		    c != '\\')
-			r = buf_append(out, v, 1);
-	}
-	return r;
+	return append_text(out, v, "()\\", true);
 }
 
 /* spf_resinfo - append "spf=RESULT smtp.mailfrom|smtp.helo=DOMAIN" */
@@ -1893,7 +2013,7 @@ spf_resinfo(const struct spf *s, struct buf *out)
 	r = buf_printf(out, "spf=%s %s=", spf_result_str(spf_result(s)),
 	    s->identity == SPF_ID_HELO ? "smtp.helo" : "smtp.mailfrom");
 	if (r == 0)
-		r = append_value(out, s->domain);
+		r = append_value(out, s->shown_domain);
 	return r;
 }
 
@@ -1969,7 +2089,7 @@ spf_received_header(const struct spf *s, struct buf *out)
 	if (r == 0)
 		r = buf_append_str(line, ": domain of ");
 	if (r == 0)
-		r = append_clean(line, s->sender);
+		r = append_clean(line, s->shown_sender);
 	if (r == 0)
 		r = buf_append(line, " ", 1);
 	if (r == 0)
@@ -1979,11 +2099,11 @@ spf_received_header(const struct spf *s, struct buf *out)
 	if (r == 0)
 		r = buf_printf(line, ") client-ip=%s; envelope-from=", ip);
 	if (r == 0)
-		r = append_value(line, s->sender);
+		r = append_value(line, s->shown_sender);
 	if (r == 0)
 		r = buf_append_str(line, "; helo=");
 	if (r == 0)
-		r = append_value(line, s->helo);
+		r = append_value(line, s->shown_helo);
 	if (r == 0)
 		r = buf_printf(line, "; identity=%s; receiver=",
 		    s->identity == SPF_ID_HELO ? "helo" : "mailfrom");

@@ -97,11 +97,17 @@ void spf_answer(struct spf *s, const struct dns_answer *ans);
 enum spf_result spf_result(const struct spf *s);
 /* spf_explanation - the exp= text after a fail (RFC 7208 6.2), else NULL */
 const char *spf_explanation(const struct spf *s);
-/* spf_domain - the domain checked (MAIL FROM domain or HELO name) */
+/* spf_domain - the domain checked (MAIL FROM domain or HELO name), as
+   received: U-labels stay UTF-8 (what the headers show) */
 const char *spf_domain(const struct spf *s);
-/* spf_sender - the <sender> used: the address, or postmaster@HELO */
+/* spf_domain_ascii - the same in A-label form, the form that was looked
+   up (RFC 8616 4); NULL when it has none (the result is then none) */
+const char *spf_domain_ascii(const struct spf *s);
+/* spf_sender - the <sender> used: the address, or postmaster@HELO, as
+   received */
 const char *spf_sender(const struct spf *s);
-/* spf_problem - why the result is permerror/temperror, else NULL */
+/* spf_problem - why the result is permerror/temperror, or why a domain
+   with U-labels could not be checked (result none), else NULL */
 const char *spf_problem(const struct spf *s);
 /* spf_dns_terms - DNS-querying terms used (the 4.6.4 counter) */
 int spf_dns_terms(const struct spf *s);

@@ -505,6 +505,149 @@ test_record_memo(void)
 	dns_resolver_free(r);
 }
 
+/* ---- internationalised domains (RFC 8616 4) ---- */
+
+/* idn_eval - one evaluation over r, and the spf kept for inspection */
+static void
+idn_eval(struct dns_resolver *r, const char *ip, const char *from,
+    const char *helo, enum spf_identity id, const char *what,
+    const char *want_result, const char *want_resinfo,
+    const char *want_ascii, const char *want_problem)
+{
+	struct spf_params p = { .ip = ip, .mail_from = from, .helo = helo,
+	    .receiver = "mx.receiver.example", .now = 1, .identity = id };
+	struct outcome o;
+	struct spf *s;
+	char name[160];
+
+	memset(&o, 0, sizeof(o));
+	if (spf_new(&s, &p) != 0) {
+		CHECK(0, what);
+		return;
+	}
+	spf_run(s, r, on_done, &o);
+	dns_resolver_wait(r);
+	snprintf(name, sizeof(name), "%s: result", what);
+	CHECK_STR(o.result, want_result, name);
+	snprintf(name, sizeof(name), "%s: resinfo", what);
+	CHECK_STR(o.resinfo, want_resinfo, name);
+	snprintf(name, sizeof(name), "%s: A-label domain", what);
+	CHECK_STR(spf_domain_ascii(s), want_ascii, name);
+	snprintf(name, sizeof(name), "%s: problem", what);
+	if (want_problem == NULL)
+		CHECK_STR(spf_problem(s), NULL, name);
+	else
+		CHECK(spf_problem(s) != NULL &&
+		    strstr(spf_problem(s), want_problem) != NULL, name);
+	spf_free(s);
+}
+
+static void
+test_idn(void)
+{
+	struct dns_resolver *r = dns_resolver_new_table();
+	struct spf_params p = { .ip = "192.0.2.3",
+	    .helo = "mx.b\xc3\xbc" "cher.example",
+	    .mail_from = "user@B\xc3\xbc" "cher.example",
+	    .receiver = "mx.receiver.example", .now = 1 };
+	struct outcome o;
+	struct buf b;
+
+	/* Only the A-label names exist: a lookup of the UTF-8 name would
+	   find nothing. */
+	txt(r, "xn--bcher-kva.example", "v=spf1 ip4:192.0.2.1 "
+	    "a:mx.%{d} exists:%{l}.ok.%{o} -all");
+	addr(r, "mx.xn--bcher-kva.example", "192.0.2.2");
+	addr(r, "user.ok.xn--bcher-kva.example", "192.0.2.99");
+	txt(r, "mx.xn--bcher-kva.example", "v=spf1 a -all");
+	/* a U-label-free record that names a U-label HELO via %{h} */
+	txt(r, "helo-macro.example", "v=spf1 a:%{h} -all");
+
+	idn_eval(r, "192.0.2.1", "user@b\xc3\xbc" "cher.example", "h",
+	    SPF_ID_MAILFROM, "u-label sender, ip4",
+	    "pass", "spf=pass smtp.mailfrom=b\xc3\xbc" "cher.example",
+	    "xn--bcher-kva.example", NULL);
+	idn_eval(r, "192.0.2.2", "user@b\xc3\xbc" "cher.example", "h",
+	    SPF_ID_MAILFROM, "u-label sender, a:mx.%{d}",
+	    "pass", "spf=pass smtp.mailfrom=b\xc3\xbc" "cher.example",
+	    "xn--bcher-kva.example", NULL);
+	idn_eval(r, "192.0.2.9", "other@b\xc3\xbc" "cher.example", "h",
+	    SPF_ID_MAILFROM, "u-label sender, fail",
+	    "fail", "spf=fail smtp.mailfrom=b\xc3\xbc" "cher.example",
+	    "xn--bcher-kva.example", NULL);
+	idn_eval(r, "192.0.2.9", "user@b\xc3\xbc" "cher.example", "h",
+	    SPF_ID_MAILFROM, "exists:%{l}.ok.%{o} with an ASCII local part",
+	    "pass", "spf=pass smtp.mailfrom=b\xc3\xbc" "cher.example",
+	    "xn--bcher-kva.example", NULL);
+	/* RFC 8616 4: %{l} with a non-ASCII local part matches nothing */
+	idn_eval(r, "192.0.2.9", "\xc3\xbcser@b\xc3\xbc" "cher.example",
+	    "h", SPF_ID_MAILFROM, "exists:%{l} with a UTF-8 local part",
+	    "fail", "spf=fail smtp.mailfrom=b\xc3\xbc" "cher.example",
+	    "xn--bcher-kva.example", NULL);
+	idn_eval(r, "192.0.2.1", "user@B\xc3\x9c" "CHER.Example", "h",
+	    SPF_ID_MAILFROM, "upper-case u-label",
+	    "pass", "spf=pass smtp.mailfrom=B\xc3\x9c" "CHER.Example",
+	    "xn--bcher-kva.example", NULL);
+	idn_eval(r, "192.0.2.1", "user@xn--bcher-kva.example", "h",
+	    SPF_ID_MAILFROM, "a-label sender",
+	    "pass", "spf=pass smtp.mailfrom=xn--bcher-kva.example",
+	    "xn--bcher-kva.example", NULL);
+	idn_eval(r, "192.0.2.1", "", "b\xc3\xbc" "cher.example",
+	    SPF_ID_MAILFROM, "null sender, u-label HELO",
+	    "pass", "spf=pass smtp.mailfrom=b\xc3\xbc" "cher.example",
+	    "xn--bcher-kva.example", NULL);
+	idn_eval(r, "192.0.2.2", "", "mx.b\xc3\xbc" "cher.example",
+	    SPF_ID_HELO, "HELO identity, u-label",
+	    "pass", "spf=pass smtp.helo=mx.b\xc3\xbc" "cher.example",
+	    "mx.xn--bcher-kva.example", NULL);
+	idn_eval(r, "192.0.2.2", "a@helo-macro.example",
+	    "mx.b\xc3\xbc" "cher.example", SPF_ID_MAILFROM,
+	    "%{h} expands to the A-label form",
+	    "pass", "spf=pass smtp.mailfrom=helo-macro.example",
+	    "helo-macro.example", NULL);
+	/* RFC 7208 4.3: a domain with no A-label form is malformed: none */
+	idn_eval(r, "192.0.2.1", "user@b\xfc" "cher.example", "h",
+	    SPF_ID_MAILFROM, "invalid UTF-8 domain",
+	    "none", "spf=none smtp.mailfrom=\"b?cher.example\"", NULL,
+	    "invalid UTF-8");
+	idn_eval(r, "192.0.2.1", "user@a\xe2\x81\x84" "b.example", "h",
+	    SPF_ID_MAILFROM, "U+2044 in the domain",
+	    "none", "spf=none smtp.mailfrom=a\xe2\x81\x84" "b.example", NULL,
+	    "disallowed code point");
+	idn_eval(r, "192.0.2.1", "user@-b\xc3\xbc" "cher.example", "h",
+	    SPF_ID_MAILFROM, "hyphen-first u-label",
+	    "none", "spf=none smtp.mailfrom=-b\xc3\xbc" "cher.example", NULL,
+	    "not a valid internationalised domain name");
+
+	/* Received-SPF shows the address as received, UTF-8 kept */
+	o = evaluate(r, "192.0.2.1", "user@b\xc3\xbc" "cher.example",
+	    "mx.b\xc3\xbc" "cher.example", SPF_ID_MAILFROM);
+	CHECK(strstr(o.header, "envelope-from=\"user@b\xc3\xbc" "cher.example\";")
+	    != NULL, "Received-SPF envelope-from in UTF-8");
+	CHECK(strstr(o.header, "helo=mx.b\xc3\xbc" "cher.example;") != NULL,
+	    "Received-SPF helo in UTF-8");
+	CHECK(strstr(o.header, "domain of user@b\xc3\xbc" "cher.example")
+	    != NULL, "Received-SPF comment in UTF-8");
+	/* bytes that are not UTF-8 become '?', controls still go */
+	o = evaluate(r, "192.0.2.1", "us\x01" "er@b\xfc" "cher.example",
+	    "h", SPF_ID_MAILFROM);
+	CHECK(strstr(o.header, "envelope-from=\"user@b?cher.example\";") !=
+	    NULL, "Received-SPF: invalid UTF-8 and a control");
+	CHECK(strstr(o.header, "\x01") == NULL && strstr(o.header, "\xfc") ==
+	    NULL, "Received-SPF: no raw control or invalid byte");
+
+	/* the macros see the A-label form (RFC 8616 4) */
+	buf_init(&b, 1024);
+	CHECK_INT(spf_expand(&p, "xn--bcher-kva.example",
+	    "%{s} %{o} %{d} %{h} %{d2r}", 26, true, &b), 0, "idn macros");
+	CHECK_STR(buf_cstr(&b), "user@xn--bcher-kva.example "
+	    "xn--bcher-kva.example xn--bcher-kva.example "
+	    "mx.xn--bcher-kva.example example.xn--bcher-kva",
+	    "idn macros: A-label forms");
+	buf_fini(&b);
+	dns_resolver_free(r);
+}
+
 int
 main(void)
 {
@@ -513,5 +656,6 @@ main(void)
 	test_evaluations();
 	test_machine_steps();
 	test_record_memo();
+	test_idn();
 	return test_done();
 }

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/json.h"
 #include "dns/dns.h"
 #include "mailauth/authres.h"
 #include "mailauth/dkim.h"
@@ -220,26 +221,16 @@ read_all(struct buf *b, const char *path)
 
 /* ---- output ---- */
 
-/* json_str - s as a JSON string, or null */
+/* jstr - s as a JSON string, or null, escaped by cli/json.c (RFC
+   8259 7): valid UTF-8 such as a U-label domain kept, invalid bytes
+   U+FFFD */
 static void
-json_str(struct buf *b, const char *s)
+jstr(struct buf *b, const char *s)
 {
-	if (s == NULL) {
-		(void)buf_append_str(b, "null");
-		return;
-	}
-	(void)buf_append(b, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	struct json j;
 
-		if (c == '"' || c == '\\')
-			(void)buf_printf(b, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			(void)buf_printf(b, "\\u%04x", c);
-		else
-			(void)buf_append(b, s, 1);
-	}
-	(void)buf_append(b, "\"", 1);
+	json_init(&j, b);
+	json_str(&j, s);
 }
 
 /* print_json - one object with the same facts as the header */
@@ -250,51 +241,53 @@ print_json(struct buf *o, const struct spf *s, const struct dkim_verify *v,
 	size_t i, n = dkim_verify_nsigs(v);
 
 	(void)buf_append_str(o, "{\"spf\":{\"result\":");
-	json_str(o, spf_result_str(spf_result(s)));
+	jstr(o, spf_result_str(spf_result(s)));
 	(void)buf_append_str(o, ",\"domain\":");
-	json_str(o, spf_domain(s));
+	jstr(o, spf_domain(s));
 	(void)buf_append_str(o, ",\"problem\":");
-	json_str(o, spf_problem(s));
+	jstr(o, spf_problem(s));
 	(void)buf_append_str(o, "},\"dkim\":[");
 	for (i = 0; i < n; i++) {
 		const struct dkim_sig_result *r = dkim_verify_sig(v, i);
 
 		(void)buf_append_str(o, i ? ",{\"result\":" : "{\"result\":");
-		json_str(o, dkim_result_str(r->result));
+		jstr(o, dkim_result_str(r->result));
 		(void)buf_append_str(o, ",\"reason\":");
-		json_str(o, r->result == DKIM_RESULT_PASS ? NULL :
+		jstr(o, r->result == DKIM_RESULT_PASS ? NULL :
 		    dkim_reason_str(r->reason));
 		(void)buf_append_str(o, ",\"domain\":");
-		json_str(o, r->domain);
+		jstr(o, r->domain);
 		(void)buf_append_str(o, ",\"selector\":");
-		json_str(o, r->selector);
+		jstr(o, r->selector);
 		(void)buf_printf(o, ",\"body_partial\":%s,\"dmarc_usable\":%s}",
 		    r->body_partial ? "true" : "false",
 		    r->dmarc_usable ? "true" : "false");
 	}
 	(void)buf_append_str(o, "],\"dmarc\":{\"result\":");
-	json_str(o, dmarc_result_str(d->result));
+	jstr(o, dmarc_result_str(d->result));
 	(void)buf_append_str(o, ",\"from_domain\":");
-	json_str(o, *d->from_domain ? d->from_domain : NULL);
+	jstr(o, *d->from_domain ? d->from_domain : NULL);
+	(void)buf_append_str(o, ",\"from_domain_ascii\":");
+	jstr(o, *d->from_domain_ascii ? d->from_domain_ascii : NULL);
 	(void)buf_append_str(o, ",\"policy_domain\":");
-	json_str(o, *d->policy_domain ? d->policy_domain : NULL);
+	jstr(o, *d->policy_domain ? d->policy_domain : NULL);
 	(void)buf_append_str(o, ",\"org_domain\":");
-	json_str(o, *d->org_domain ? d->org_domain : NULL);
+	jstr(o, *d->org_domain ? d->org_domain : NULL);
 	(void)buf_append_str(o, ",\"policy\":");
-	json_str(o, d->policy != DMARC_POLICY_UNSET ?
+	jstr(o, d->policy != DMARC_POLICY_UNSET ?
 	    dmarc_policy_str(d->policy) : NULL);
 	(void)buf_append_str(o, ",\"policy_tag\":");
-	json_str(o, *d->policy_tag ? d->policy_tag : NULL);
+	jstr(o, *d->policy_tag ? d->policy_tag : NULL);
 	(void)buf_append_str(o, ",\"disposition\":");
-	json_str(o, d->disposition != DMARC_POLICY_UNSET ?
+	jstr(o, d->disposition != DMARC_POLICY_UNSET ?
 	    dmarc_policy_str(d->disposition) : NULL);
 	(void)buf_printf(o, ",\"spf_aligned\":%s,\"dkim_aligned\":%s,"
 	    "\"sampled_out\":%s,\"reason\":", d->spf_aligned ? "true" : "false",
 	    d->dkim_aligned ? "true" : "false",
 	    d->sampled_out ? "true" : "false");
-	json_str(o, d->reason);
+	jstr(o, d->reason);
 	(void)buf_append_str(o, "},\"header\":");
-	json_str(o, header);
+	jstr(o, header);
 	(void)buf_append_str(o, "}\n");
 }
 

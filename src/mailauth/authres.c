@@ -19,6 +19,7 @@
 
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/idna.h"
 #include "util/xmalloc.h"
 
 /* RFC 5322 2.1.1: lines SHOULD stay within 78 characters. */
@@ -155,17 +156,24 @@ is_token(const char *s)
 	return true;
 }
 
-/* is_dot_atom_text - RFC 5322 3.2.3, ASCII only */
+/* is_dot_atom_text - RFC 5322 3.2.3, with RFC 6532 3.2's UTF-8 (valid
+   sequences only) */
 static bool
 is_dot_atom(const char *s, size_t n)
 {
-	size_t i;
+	size_t i, k;
 
 	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
 		return false;
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
+		if (c >= 0x80) {
+			if ((k = idna_utf8_len(s + i, n - i)) == 0)
+				return false;
+			i += k - 1;
+			continue;
+		}
 		if (c == '.') {
 			if (s[i - 1] == '.')
 				return false;
@@ -179,13 +187,15 @@ is_dot_atom(const char *s, size_t n)
 	return true;
 }
 
-/* is_addr_value - RFC 8601 pvalue: [[local-part] "@"] domain-name */
+/* is_addr_value - RFC 8601 pvalue: [[local-part] "@"] domain-name; the
+   domain may hold U-labels (valid UTF-8), as an SMTPUTF8 message's
+   header may (RFC 6532 3.2, RFC 8616 3) */
 static bool
 is_addr_value(const char *s)
 {
 	const char *at = strrchr(s, '@');
 	const char *d = at ? at + 1 : s;
-	size_t i, n = strlen(d);
+	size_t i, k, n = strlen(d);
 
 	if (at && at != s && !is_dot_atom(s, (size_t)(at - s)))
 		return false;
@@ -194,6 +204,12 @@ is_addr_value(const char *s)
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)d[i];
 
+		if (c >= 0x80) {
+			if ((k = idna_utf8_len(d + i, n - i)) == 0)
+				return false;
+			i += k - 1;
+			continue;
+		}
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
 			return false;
@@ -203,20 +219,34 @@ is_addr_value(const char *s)
 	return true;
 }
 
-/* append_quoted - a quoted-string; control characters become '?' so a
-   peer's text can never end the header line */
+/* append_quoted - a quoted-string; control characters and bytes that are
+   not valid UTF-8 become '?' so a peer's text can never end the header
+   line or break its encoding; valid UTF-8 is kept (RFC 6532 3.2) */
 static int
 append_quoted(struct buf *w, const char *s)
 {
+	size_t n = strlen(s), k;
 	int r = buf_append(w, "\"", 1);
 
-	for (; r == 0 && *s; s++) {
+	while (r == 0 && *s) {
 		unsigned char c = (unsigned char)*s;
 
+		if (c >= 0x80) {
+			if ((k = idna_utf8_len(s, n)) == 0) {
+				r = buf_append(w, "?", 1);
+				k = 1;
+			} else
+				r = buf_append(w, s, k);
+			s += k;
+			n -= k;
+			continue;
+		}
 		if (c == '"' || c == '\\')
 			r = buf_append(w, "\\", 1);
 		if (r == 0)
 			r = buf_append(w, c < 0x20 || c == 0x7f ? "?" : s, 1);
+		s++;
+		n--;
 	}
 	return r ? r : buf_append(w, "\"", 1);
 }
@@ -285,13 +315,27 @@ put_words(struct folder *f, const char *s, bool first)
 static void
 comment_text(struct buf *w, const char *s)
 {
+	size_t n = strlen(s), k;
+
 	(void)buf_append(w, "(", 1);
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char c = (unsigned char)*s;
 
+		if (c >= 0x80) {
+			if ((k = idna_utf8_len(s, n)) == 0) {
+				(void)buf_append(w, "?", 1);
+				k = 1;
+			} else
+				(void)buf_append(w, s, k);
+			s += k;
+			n -= k;
+			continue;
+		}
 		if (c == '(' || c == ')' || c == '\\')
 			(void)buf_append(w, "\\", 1);
 		(void)buf_append(w, c < 0x20 || c == 0x7f ? " " : s, 1);
+		s++;
+		n--;
 	}
 	(void)buf_append(w, ")", 1);
 }

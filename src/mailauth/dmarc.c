@@ -17,6 +17,7 @@
 
 #include "mailauth/psl.h"
 #include "util/err.h"
+#include "util/idna.h"
 #include "util/xmalloc.h"
 
 /* Our cap on DNS queries for one message: the author domain's walk (8),
@@ -34,7 +35,9 @@ struct entry {
 
 struct dmarc_eval {
 	struct dmarc_params p;
-	char *from;
+	char *from;		/* A-label form, lower case */
+	char *from_shown;	/* as the message gave it (ASCII lower-cased) */
+	const char *from_idn_error;	/* why from has no A-label form */
 	char *spf_domain;
 	struct dmarc_auth *dkim;
 	char **dkim_domains;
@@ -202,6 +205,29 @@ lower_dup(const char *s)
 	return d;
 }
 
+/*
+ * alabel_dup - a lower-case copy of d in A-label form (RFC 8616 6: DMARC
+ * looks up and aligns A-labels), or NULL when d has none (*why then
+ * says why).  An ASCII name is only lower-cased.
+ */
+static char *
+alabel_dup(const char *d, const char **why)
+{
+	char a[DMARC_DOMAIN_MAX + 2];
+	int r;
+
+	if (why != NULL)
+		*why = NULL;
+	if (idna_is_ascii(d))
+		return lower_dup(d);
+	if ((r = idna_to_ascii(d, a, sizeof(a))) != 0) {
+		if (why != NULL)
+			*why = idna_strerror(r);
+		return NULL;
+	}
+	return lower_dup(a);
+}
+
 /* dmarc_eval_new - copy the parameters and start */
 struct dmarc_eval *
 dmarc_eval_new(const struct dmarc_params *params)
@@ -210,10 +236,15 @@ dmarc_eval_new(const struct dmarc_params *params)
 	size_t i;
 
 	e->p = *params;
-	if (params->from_domain && *params->from_domain)
-		e->from = lower_dup(params->from_domain);
+	/* Every identifier in A-label form, so policy discovery (both
+	   ways) and alignment compare one form, case aside (RFC 8616 6). An
+	   SPF or DKIM domain with no A-label form cannot align. */
+	if (params->from_domain && *params->from_domain) {
+		e->from_shown = lower_dup(params->from_domain);
+		e->from = alabel_dup(params->from_domain, &e->from_idn_error);
+	}
 	if (params->spf.domain && *params->spf.domain)
-		e->spf_domain = lower_dup(params->spf.domain);
+		e->spf_domain = alabel_dup(params->spf.domain, NULL);
 	e->p.spf.domain = e->spf_domain;
 	if (params->ndkim > 0) {
 		e->dkim = xcalloc(params->ndkim, sizeof(*e->dkim));
@@ -222,7 +253,7 @@ dmarc_eval_new(const struct dmarc_params *params)
 			e->dkim[i] = params->dkim[i];
 			if (params->dkim[i].domain)
 				e->dkim_domains[i] =
-				    lower_dup(params->dkim[i].domain);
+				    alabel_dup(params->dkim[i].domain, NULL);
 			e->dkim[i].domain = e->dkim_domains[i];
 		}
 	}
@@ -253,6 +284,7 @@ dmarc_eval_free(struct dmarc_eval *e)
 	free(e->dkim);
 	free(e->spf_domain);
 	free(e->from);
+	free(e->from_shown);
 	free(e->pname);
 	free(e);
 }
@@ -527,11 +559,18 @@ evaluate(struct dmarc_eval *e)
 	size_t i;
 
 	memset(&e->v, 0, sizeof(e->v));
-	e->v.from_domain = e->from ? e->from : "";
+	e->v.from_domain = e->from_shown ? e->from_shown : "";
+	e->v.from_domain_ascii = e->from ? e->from : "";
 	e->v.policy_domain = e->policy_domain;
 	e->v.org_domain = e->org;
 	e->v.policy_tag = "";
 	e->policy_domain[0] = e->org[0] = e->aligned_dkim[0] = '\0';
+	if (e->from == NULL && e->from_idn_error != NULL) {
+		snprintf(msg, sizeof(msg), "invalid internationalised From "
+		    "domain: %s", e->from_idn_error);
+		finish(e, DMARC_RESULT_PERMERROR, msg);
+		return PASS_DONE;
+	}
 	if (e->from == NULL) {
 		finish(e, DMARC_RESULT_PERMERROR,
 		    dmarc_from_status_str(e->p.from_status == DMARC_FROM_OK ?

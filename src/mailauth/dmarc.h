@@ -137,13 +137,20 @@ enum dmarc_from_status {
 	DMARC_FROM_BAD_NAME,		/* "From :" and other odd names */
 	DMARC_FROM_ENCODED_WORD,	/* RFC 2047 word inside the address */
 	DMARC_FROM_BAD_DOMAIN,		/* empty, literal, not a name */
-	DMARC_FROM_IDN_UNSUPPORTED,	/* non-ASCII domain (U-labels) */
+	/* A domain with U-labels that has no A-label form (RFC 8616 6): */
+	DMARC_FROM_IDN_UTF8,		/* not valid UTF-8 */
+	DMARC_FROM_IDN_DISALLOWED,	/* a code point IDNA2008 forbids */
+	DMARC_FROM_IDN_LENGTH,		/* a label or the name too long */
+	DMARC_FROM_IDN_INVALID,		/* another IDNA rule broken */
 };
 
 /*
  * dmarc_from_domain - the domain of the single RFC5322.From mailbox in
  * the header section hdr (n bytes, up to and optionally including the
- * empty line; CRLF or LF line ends), lower-cased into out (outsz bytes).
+ * empty line; CRLF or LF line ends), into out (outsz bytes) with ASCII
+ * letters lower-cased.  A domain with U-labels is returned as written
+ * (UTF-8) once its A-label form is known to exist; dmarc_eval converts it
+ * (RFC 8616 6).  One that does not fit out is refused (BAD_DOMAIN).
  * Returns 0 and DMARC_FROM_OK, or E_SYNTAX with *status saying why (any
  * status other than OK means DMARC cannot pass).
  */
@@ -183,13 +190,15 @@ enum dmarc_discovery {
  * counts for DMARC, whatever its result.
  */
 struct dmarc_auth {
-	const char *domain;
+	const char *domain;	/* A-labels or U-labels (RFC 8616 5 lets d=
+				   carry U-labels): dmarc_eval converts */
 	bool pass;
 	bool body_partial;
 };
 
 struct dmarc_params {
-	const char *from_domain;	/* from dmarc_from_domain(), or NULL */
+	const char *from_domain;	/* from dmarc_from_domain(), or NULL;
+					   U-labels are converted inside */
 	enum dmarc_from_status from_status;	/* why from_domain is NULL */
 	struct dmarc_auth spf;		/* domain NULL: no SPF result */
 	const struct dmarc_auth *dkim;	/* one per signature */
@@ -213,7 +222,10 @@ struct dmarc_query {
 
 struct dmarc_verdict {
 	enum dmarc_result result;
-	const char *from_domain;	/* "" when there was none */
+	const char *from_domain;	/* as written (U-labels kept, ASCII
+					   lower-cased); "" when none */
+	const char *from_domain_ascii;	/* its A-label form, the one looked
+					   up and aligned; "" when none */
 	const char *policy_domain;	/* where the record was, "" if none */
 	const char *org_domain;		/* of the From domain */
 	bool spf_aligned, dkim_aligned;
@@ -293,7 +305,8 @@ bool
 dmarc_treewalk_next_name(const char *name, char *out, size_t outsz);
 
 /* dmarc_aligned - are a and b aligned in this mode, given their
-   Organizational Domains? (RFC 7489 3.1) */
+   Organizational Domains? (RFC 7489 3.1)  All four in one form (A-labels,
+   RFC 8616 6), compared without regard to ASCII case. */
 bool
 dmarc_aligned(const char *a, const char *org_a, const char *b,
     const char *org_b, enum dmarc_align mode);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/idna.h"
 
 /* dmarc_from_status_str - a few words for comments and logs */
 const char *
@@ -39,8 +40,14 @@ dmarc_from_status_str(enum dmarc_from_status s)
 		return "encoded word in From address";
 	case DMARC_FROM_BAD_DOMAIN:
 		return "invalid From domain";
-	case DMARC_FROM_IDN_UNSUPPORTED:
-		return "non-ASCII From domain";
+	case DMARC_FROM_IDN_UTF8:
+		return "From domain is not valid UTF-8";
+	case DMARC_FROM_IDN_DISALLOWED:
+		return "From domain has a code point IDNA2008 disallows";
+	case DMARC_FROM_IDN_LENGTH:
+		return "From domain's A-label form is too long";
+	case DMARC_FROM_IDN_INVALID:
+		return "From domain is not a valid internationalised name";
 	}
 	return "unknown";
 }
@@ -156,16 +163,38 @@ has_encoded_word(const char *p, size_t n)
 	return false;
 }
 
+/* idn_status - the From status for an idna_to_ascii() error */
+static enum dmarc_from_status
+idn_status(int r)
+{
+	switch (r) {
+	case IDNA_E_UTF8:
+		return DMARC_FROM_IDN_UTF8;
+	case IDNA_E_DISALLOWED:
+		return DMARC_FROM_IDN_DISALLOWED;
+	case IDNA_E_LABEL_LEN:
+	case IDNA_E_DOMAIN_LEN:
+		return DMARC_FROM_IDN_LENGTH;
+	case IDNA_E_EMPTY:
+		return DMARC_FROM_BAD_DOMAIN;
+	default:
+		return DMARC_FROM_IDN_INVALID;
+	}
+}
+
 /*
  * domain - a dot-atom host name after '@': letters, digits, hyphens and
  * underscores in labels of 1 to 63 bytes, at most 253 in all; copied
- * lower-case into out.
+ * into out with ASCII letters lower-cased.  Labels with UTF-8 (U-labels,
+ * RFC 6532 3.2) are allowed when the whole name has an A-label form
+ * (RFC 8616 6); the limits then apply to that form.
  */
 static void
 domain(struct scan *s, char *out, size_t outsz)
 {
 	size_t b, len, i, label = 0;
-	bool nonascii = false;
+	bool nonascii = false, long_label = false;
+	int r;
 
 	skip_cfws(s);
 	if (s->i < s->n && s->p[s->i] == '[') {
@@ -199,24 +228,33 @@ domain(struct scan *s, char *out, size_t outsz)
 			continue;
 		}
 		if (++label > 63)
-			break;
+			long_label = true;
 		if (c >= 0x80)
 			nonascii = true;
 		else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == '_'))
 			break;
 	}
-	if (i < len || label == 0 || len > DMARC_DOMAIN_MAX) {
+	if (i < len || label == 0 ||
+	    (!nonascii && (long_label || len > DMARC_DOMAIN_MAX))) {
 		problem(s, DMARC_FROM_BAD_DOMAIN);
-		return;
-	}
-	if (nonascii) {
-		problem(s, DMARC_FROM_IDN_UNSUPPORTED);
 		return;
 	}
 	if (len + 1 > outsz) {
-		problem(s, DMARC_FROM_BAD_DOMAIN);
+		problem(s, nonascii ? DMARC_FROM_IDN_LENGTH :
+		    DMARC_FROM_BAD_DOMAIN);
 		return;
+	}
+	if (nonascii) {
+		char tmp[IDNA_DOMAIN_MAX + 2];
+
+		memcpy(out, s->p + b, len);
+		out[len] = '\0';
+		if ((r = idna_to_ascii(out, tmp, sizeof(tmp))) != 0) {
+			out[0] = '\0';
+			problem(s, idn_status(r));
+			return;
+		}
 	}
 	for (i = 0; i < len; i++) {
 		char c = s->p[b + i];

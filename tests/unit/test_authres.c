@@ -505,10 +505,47 @@ test_corpus(void)
 	buf_fini(&got);
 }
 
+/* U-label values as received (RFC 6532 3.2, RFC 8616 3): valid UTF-8 is
+   written unquoted in an address or domain, kept inside quotes and
+   comments; bytes that are not UTF-8 become '?' */
+static void
+test_format_utf8(void)
+{
+	struct authres ar, back;
+	struct authres_resinfo *ri;
+	struct buf out;
+
+	buf_init(&out, 8192);
+	authres_init(&ar, "mx.example.org");
+	ri = authres_add(&ar, "spf", "pass", NULL, NULL);
+	authres_add_prop(ri, "smtp", "mailfrom", "j\xc3\xbcrgen@b\xc3\xbc"
+	    "cher.example");
+	ri = authres_add(&ar, "dmarc", "pass", NULL, "from b\xc3\xbc" "cher");
+	authres_add_prop(ri, "header", "from", "b\xc3\xbc" "cher.example");
+	ri = authres_add(&ar, "spf", "none", "b\xfc" "cher", NULL);
+	authres_add_prop(ri, "smtp", "mailfrom", "b\xfc" "cher.example");
+	CHECK_INT(authres_format(&ar, &out), 0, "utf8 format");
+	CHECK_STR(buf_cstr(&out),
+	    "Authentication-Results: mx.example.org;\r\n"
+	    "\tspf=pass smtp.mailfrom=j\xc3\xbcrgen@b\xc3\xbc" "cher.example;\r\n"
+	    "\tdmarc=pass (from b\xc3\xbc" "cher) header.from=b\xc3\xbc"
+	    "cher.example;\r\n"
+	    "\tspf=none reason=\"b?cher\" smtp.mailfrom=\"b?cher.example\"\r\n",
+	    "utf8 format exact");
+	authres_fini(&ar);
+	CHECK_INT(authres_parse(&back, buf_data(&out) + 24,
+	    buf_size(&out) - 24), 0, "utf8 parse back");
+	CHECK_STR(authres_prop_value(authres_find(&back, "dmarc"), "header",
+	    "from"), "b\xc3\xbc" "cher.example", "utf8 parse back: from");
+	authres_fini(&back);
+	buf_fini(&out);
+}
+
 int
 main(void)
 {
 	test_format_exact();
+	test_format_utf8();
 	test_format_hostile();
 	test_fold_roundtrip();
 	test_parse();

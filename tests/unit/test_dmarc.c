@@ -236,8 +236,32 @@ static const struct from_case from_cases[] = {
 	    "" },
 	{ "trailing dot domain", "From: a@example.com.\r\n",
 	    DMARC_FROM_BAD_DOMAIN, "" },
+	/* RFC 8616 6: U-labels are fine when they have an A-label form;
+	   the domain comes back as written, ASCII letters lower-cased */
 	{ "idn u-label", "From: a@b\xc3\xbc" "cher.example\r\n",
-	    DMARC_FROM_IDN_UNSUPPORTED, "" },
+	    DMARC_FROM_OK, "b\xc3\xbc" "cher.example" },
+	{ "idn u-label in angle with a UTF-8 name", "From: J\xc3\xbcrgen "
+	    "<j\xc3\xbcrgen@mail.B\xc3\xbc" "cher.Example>\r\n",
+	    DMARC_FROM_OK, "mail.b\xc3\xbc" "cher.example" },
+	{ "idn upper-case u-label kept", "From: a@\xc3\x9c.example\r\n",
+	    DMARC_FROM_OK, "\xc3\x9c.example" },
+	{ "idn invalid UTF-8", "From: a@b\xfc" "cher.example\r\n",
+	    DMARC_FROM_IDN_UTF8, "" },
+	{ "idn disallowed U+2044", "From: a@a\xe2\x81\x84" "b.example\r\n",
+	    DMARC_FROM_IDN_DISALLOWED, "" },
+	{ "idn hyphen first", "From: a@-b\xc3\xbc" "cher.example\r\n",
+	    DMARC_FROM_IDN_INVALID, "" },
+	{ "idn empty label", "From: a@b\xc3\xbc" "cher..example\r\n",
+	    DMARC_FROM_BAD_DOMAIN, "" },
+	{ "idn a-label over 63", "From: a@\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+	    "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+	    "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+	    "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+	    "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+	    "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+	    "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+	    "\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+	    ".example\r\n", DMARC_FROM_IDN_LENGTH, "" },
 	{ "idn a-label", "From: a@xn--bcher-kva.example\r\n", DMARC_FROM_OK,
 	    "xn--bcher-kva.example" },
 	{ "empty from", "From: \r\n", DMARC_FROM_NO_ADDRESS, "" },
@@ -589,6 +613,71 @@ static const struct eval_case eval_cases[] = {
 	{ "7489 psl: no record", "example.net", "example.net", true, NULL,
 	    false, false, 0, PSLD, { { NULL, 0, 0, { NULL } } },
 	    DMARC_RESULT_NONE, "", "example.net", U, U, "" },
+	/* RFC 8616 6: U-label identifiers are looked up and aligned by
+	   their A-label forms; only A-label names are in the zone */
+	{ "idn: u-label From, a-label spf, tree walk",
+	    "b\xc3\xbc" "cher.example", "xn--bcher-kva.example", true, NULL,
+	    false, false, 0, TREE,
+	    { { "_dmarc.xn--bcher-kva.example", TXT, OK,
+	    { "v=DMARC1; p=reject; aspf=s" } } },
+	    DMARC_RESULT_PASS, "xn--bcher-kva.example",
+	    "xn--bcher-kva.example", R, N, "p" },
+	{ "idn: u-label From, u-label spf subdomain, relaxed",
+	    "b\xc3\xbc" "cher.example", "bounce.B\xc3\x9c" "CHER.example",
+	    true, NULL, false, false, 0, TREE,
+	    { { "_dmarc.xn--bcher-kva.example", TXT, OK,
+	    { "v=DMARC1; p=reject" } } },
+	    DMARC_RESULT_PASS, "xn--bcher-kva.example",
+	    "xn--bcher-kva.example", R, N, "p" },
+	{ "idn: u-label From, a-label-signed dkim, strict",
+	    "b\xc3\xbc" "cher.example", "other.example", true,
+	    "XN--BCHER-KVA.example", true, false, 0, TREE,
+	    { { "_dmarc.xn--bcher-kva.example", TXT, OK,
+	    { "v=DMARC1; p=reject; adkim=s" } } },
+	    DMARC_RESULT_PASS, "xn--bcher-kva.example",
+	    "xn--bcher-kva.example", R, N, "p" },
+	{ "idn: a-label From, u-label dkim d= (mixed forms)",
+	    "xn--bcher-kva.example", NULL, false,
+	    "b\xc3\xbc" "cher.example", true, false, 0, TREE,
+	    { { "_dmarc.xn--bcher-kva.example", TXT, OK,
+	    { "v=DMARC1; p=reject; adkim=s" } } },
+	    DMARC_RESULT_PASS, "xn--bcher-kva.example",
+	    "xn--bcher-kva.example", R, N, "p" },
+	{ "idn: another u-label domain does not align",
+	    "b\xc3\xbc" "cher.example", "m\xc3\xbcnchen.example", true,
+	    "m\xc3\xbcnchen.example", true, false, 0, TREE,
+	    { { "_dmarc.xn--bcher-kva.example", TXT, OK,
+	    { "v=DMARC1; p=reject" } } },
+	    DMARC_RESULT_FAIL, "xn--bcher-kva.example",
+	    "xn--bcher-kva.example", R, R, "p" },
+	{ "idn: invalid spf domain cannot align",
+	    "b\xc3\xbc" "cher.example", "b\xfc" "cher.example", true, NULL,
+	    false, false, 0, TREE,
+	    { { "_dmarc.xn--bcher-kva.example", TXT, OK,
+	    { "v=DMARC1; p=reject" } } },
+	    DMARC_RESULT_FAIL, "xn--bcher-kva.example",
+	    "xn--bcher-kva.example", R, R, "p" },
+	{ "idn: subdomain walk finds the org record",
+	    "www.b\xc3\xbc" "cher.example", "xn--bcher-kva.example", true,
+	    NULL, false, false, 0, TREE,
+	    { { "_dmarc.xn--bcher-kva.example", TXT, OK,
+	    { "v=DMARC1; p=reject; sp=quarantine" } } },
+	    DMARC_RESULT_PASS, "xn--bcher-kva.example",
+	    "xn--bcher-kva.example", Q, N, "sp" },
+	{ "idn psl: u-label From under an IDN suffix (\xe5\x85\xac\xe5\x8f"
+	    "\xb8.cn)", "www.b\xc3\xbc" "cher.\xe5\x85\xac\xe5\x8f\xb8.cn",
+	    NULL, false, "xn--bcher-kva.xn--55qx5d.cn", true, false, 0, PSLD,
+	    { { "_dmarc.xn--bcher-kva.xn--55qx5d.cn", TXT, OK,
+	    { "v=DMARC1; p=reject" } } },
+	    DMARC_RESULT_PASS, "xn--bcher-kva.xn--55qx5d.cn",
+	    "xn--bcher-kva.xn--55qx5d.cn", R, N, "p" },
+	{ "idn psl: u-label From, u-label spf",
+	    "b\xc3\xbc" "cher.example", "mail.b\xc3\xbc" "cher.example", true,
+	    NULL, false, false, 0, PSLD,
+	    { { "_dmarc.xn--bcher-kva.example", TXT, OK,
+	    { "v=DMARC1; p=none" } } },
+	    DMARC_RESULT_PASS, "xn--bcher-kva.example",
+	    "xn--bcher-kva.example", N, N, "p" },
 };
 
 static void
@@ -970,6 +1059,63 @@ test_no_from(void)
 	dmarc_eval_free(NULL);
 }
 
+/* The verdict's two forms of the From domain, the reason for one with
+   no A-label form, and dmarc_aligned over A-labels. */
+static void
+test_idn(void)
+{
+	struct dmarc_params p;
+	struct dmarc_eval *e;
+	const struct dmarc_verdict *v;
+	struct run run;
+	static const struct zrec zone[] = {
+		{ "_dmarc.xn--bcher-kva.example", TXT, OK,
+		    { "v=DMARC1; p=reject" } },
+		{ NULL, 0, 0, { NULL } },
+	};
+
+	memset(&p, 0, sizeof(p));
+	p.from_domain = "b\xc3\xbc" "cher.example";
+	p.spf.domain = "b\xc3\xbc" "cher.example";
+	p.spf.pass = true;
+	e = dmarc_eval_new(&p);
+	v = drive(e, zone, &run);
+	CHECK_STR(dmarc_result_str(v->result), "pass", "idn verdict");
+	CHECK_STR(v->from_domain, "b\xc3\xbc" "cher.example",
+	    "idn verdict: from_domain as written");
+	CHECK_STR(v->from_domain_ascii, "xn--bcher-kva.example",
+	    "idn verdict: from_domain_ascii");
+	CHECK(v->spf_aligned, "idn verdict: spf aligned");
+	CHECK_INT(run.nq, 2, "idn verdict: queries");
+	CHECK_STR(run.queries[0], "_dmarc.xn--bcher-kva.example",
+	    "idn verdict: the A-label name is asked");
+	dmarc_eval_free(e);
+
+	/* a From domain with no A-label form, handed in directly */
+	p.from_domain = "a\xe2\x81\x84" "b.example";
+	e = dmarc_eval_new(&p);
+	v = drive(e, zone, &run);
+	CHECK_STR(dmarc_result_str(v->result), "permerror",
+	    "unconvertible From");
+	CHECK_STR(v->reason, "invalid internationalised From domain: "
+	    "disallowed code point", "unconvertible From: reason");
+	CHECK_INT(run.nq, 0, "unconvertible From: no query");
+	dmarc_eval_free(e);
+
+	/* the From parser's refusal reaches the verdict as its reason */
+	p.from_domain = NULL;
+	p.from_status = DMARC_FROM_IDN_UTF8;
+	e = dmarc_eval_new(&p);
+	v = drive(e, zone, &run);
+	CHECK_STR(v->reason, "From domain is not valid UTF-8",
+	    "From status as reason");
+	dmarc_eval_free(e);
+
+	CHECK(dmarc_aligned("XN--BCHER-KVA.example", "xn--bcher-kva.example",
+	    "xn--bcher-kva.EXAMPLE", "xn--bcher-kva.example",
+	    DMARC_ALIGN_STRICT), "A-labels align case-insensitively");
+}
+
 int
 main(void)
 {
@@ -986,6 +1132,7 @@ main(void)
 	test_appendix_b();
 	test_run_on_resolver();
 	test_no_from();
+	test_idn();
 	pubsuffix_free(psl);
 	return test_done();
 }

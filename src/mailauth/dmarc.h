@@ -147,10 +147,10 @@ enum dmarc_from_status {
 /*
  * dmarc_from_domain - the domain of the single RFC5322.From mailbox in
  * the header section hdr (n bytes, up to and optionally including the
- * empty line; CRLF or LF line ends), into out (outsz bytes) with ASCII
- * letters lower-cased.  A domain with U-labels is returned as written
- * (UTF-8) once its A-label form is known to exist; dmarc_eval converts it
- * (RFC 8616 6).  One that does not fit out is refused (BAD_DOMAIN).
+ * empty line; CRLF or LF line ends), lower-cased into out (outsz bytes).
+ * A domain with U-labels comes back in its A-label form (RFC 8616 6), so
+ * out is always a plain ASCII host name; one with no A-label form gives
+ * a DMARC_FROM_IDN_* status.
  * Returns 0 and DMARC_FROM_OK, or E_SYNTAX with *status saying why (any
  * status other than OK means DMARC cannot pass).
  */
@@ -222,8 +222,8 @@ struct dmarc_query {
 
 struct dmarc_verdict {
 	enum dmarc_result result;
-	const char *from_domain;	/* as written (U-labels kept, ASCII
-					   lower-cased); "" when none */
+	const char *from_domain;	/* as handed in, lower-cased (A-labels
+					   from dmarc_from_domain); "" if none */
 	const char *from_domain_ascii;	/* its A-label form, the one looked
 					   up and aligned; "" when none */
 	const char *policy_domain;	/* where the record was, "" if none */

@@ -185,9 +185,9 @@ idn_status(int r)
 /*
  * domain - a dot-atom host name after '@': letters, digits, hyphens and
  * underscores in labels of 1 to 63 bytes, at most 253 in all; copied
- * into out with ASCII letters lower-cased.  Labels with UTF-8 (U-labels,
- * RFC 6532 3.2) are allowed when the whole name has an A-label form
- * (RFC 8616 6); the limits then apply to that form.
+ * lower-case into out.  Labels with UTF-8 (U-labels, RFC 6532 3.2) are
+ * allowed when the whole name has an A-label form (RFC 8616 6); out then
+ * holds that form, and the limits apply to it.
  */
 static void
 domain(struct scan *s, char *out, size_t outsz)
@@ -240,21 +240,34 @@ domain(struct scan *s, char *out, size_t outsz)
 		problem(s, DMARC_FROM_BAD_DOMAIN);
 		return;
 	}
-	if (len + 1 > outsz) {
-		problem(s, nonascii ? DMARC_FROM_IDN_LENGTH :
-		    DMARC_FROM_BAD_DOMAIN);
-		return;
-	}
 	if (nonascii) {
-		char tmp[IDNA_DOMAIN_MAX + 2];
+		char tmp[IDNA_DOMAIN_MAX + 2], in[DMARC_DOMAIN_MAX * 4 + 1];
 
-		memcpy(out, s->p + b, len);
-		out[len] = '\0';
-		if ((r = idna_to_ascii(out, tmp, sizeof(tmp))) != 0) {
-			out[0] = '\0';
+		if (len >= sizeof(in)) {
+			problem(s, DMARC_FROM_IDN_LENGTH);
+			return;
+		}
+		memcpy(in, s->p + b, len);
+		in[len] = '\0';
+		if ((r = idna_to_ascii(in, tmp, sizeof(tmp))) != 0) {
 			problem(s, idn_status(r));
 			return;
 		}
+		/* the A-label form, lower case: a plain host name, as for
+		   ASCII domains (RFC 8616 6) */
+		len = strlen(tmp);
+		if (len + 1 > outsz) {
+			problem(s, DMARC_FROM_BAD_DOMAIN);
+			return;
+		}
+		for (i = 0; i <= len; i++)
+			out[i] = tmp[i] >= 'A' && tmp[i] <= 'Z' ?
+			    (char)(tmp[i] - 'A' + 'a') : tmp[i];
+		return;
+	}
+	if (len + 1 > outsz) {
+		problem(s, DMARC_FROM_BAD_DOMAIN);
+		return;
 	}
 	for (i = 0; i < len; i++) {
 		char c = s->p[b + i];

@@ -11,6 +11,7 @@
 
 #include "util/base64.h"
 #include "util/err.h"
+#include "util/idna.h"
 #include "util/xmalloc.h"
 
 /* RFC 6376 3.5: t= and x= are at most 12 digits, l= at most 76; we keep
@@ -280,6 +281,10 @@ is_dns_name(const char *s)
 {
 	size_t i, label = 0, n = strlen(s);
 
+	/* RFC 8616 4: d= and s= may hold U-labels; such a name is valid
+	   when it has an A-label form, which the key query then uses. */
+	if (!idna_is_ascii(s))
+		return idna_valid(s);
 	if (n == 0 || n > 253)
 		return false;
 	for (i = 0; i < n; i++) {

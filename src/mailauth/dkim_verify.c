@@ -16,6 +16,7 @@
 #include "msg/header.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/idna.h"
 #include "util/xmalloc.h"
 
 #define DKIM_DEFAULT_MAX_SIGS 16
@@ -330,6 +331,34 @@ add_query(struct dkim_verify *v, const char *sel, const char *dom)
 	return v->nq++;
 }
 
+/*
+ * key_name - queue the key query for s.  A selector or d= written in
+ * U-labels is looked up by its A-label form (RFC 8616 4); one that has
+ * none is a bad tag value (permerror), never sent to the DNS as UTF-8.
+ */
+static bool
+key_name(struct dkim_verify *v, struct sigstate *s)
+{
+	char sel[IDNA_DOMAIN_MAX + 2], dom[IDNA_DOMAIN_MAX + 2];
+	const char *ps = s->sig.selector, *pd = s->sig.domain;
+
+	if (!idna_is_ascii(ps)) {
+		if (idna_to_ascii(ps, sel, sizeof(sel)) != IDNA_E_OK)
+			goto bad;
+		ps = sel;
+	}
+	if (!idna_is_ascii(pd)) {
+		if (idna_to_ascii(pd, dom, sizeof(dom)) != IDNA_E_OK)
+			goto bad;
+		pd = dom;
+	}
+	s->query = add_query(v, ps, pd);
+	return true;
+bad:
+	decide(s, DKIM_R_SIG_BAD_TAG);
+	return false;
+}
+
 /* fill_result - copy what the parse found into the public result */
 static void
 fill_result(struct sigstate *s)
@@ -453,7 +482,8 @@ dkim_verify_body_end(struct dkim_verify *v)
 			decide(s, DKIM_R_BODY_HASH);
 			continue;
 		}
-		s->query = add_query(v, s->sig.selector, s->sig.domain);
+		if (!key_name(v, s))
+			continue;
 	}
 	return 0;
 }

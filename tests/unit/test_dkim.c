@@ -1030,6 +1030,60 @@ test_roundtrip(void)
 	dkim_key_free(keys[1]);
 }
 
+/*
+ * test_idn_domain - a signature whose d= is written in U-labels is
+ * verified with the key published under the A-label name (RFC 8616 4);
+ * a d= with no A-label form is a bad tag, never queried.
+ */
+static void
+test_idn_domain(void)
+{
+	static const char msg[] = "From: a@b\xc3\xbc" "cher.example\r\n"
+	    "To: b@example.net\r\nSubject: idn\r\n\r\nbody\r\n";
+	struct dkim_key *k;
+	struct dkim_sign_opts o;
+	struct dkim_verify *v;
+	char *pub, rec[512], *sm, *bad;
+	struct rec r = { "sel._domainkey.xn--bcher-kva.example", rec };
+	size_t n, bn;
+	int ret;
+
+	dkim_key_generate(&k, DKIM_ALG_ED25519_SHA256, 0);
+	pub = pub_b64(k);
+	snprintf(rec, sizeof(rec), "v=DKIM1; k=ed25519; p=%s", pub);
+	dkim_sign_opts_init(&o);
+	o.domain = "b\xc3\xbc" "cher.example";
+	o.selector = "sel";
+	o.timestamp = NOW;
+	sm = sign_msg(k, &o, msg, strlen(msg), &n, &ret);
+	CHECK_INT(ret, 0, "idn: sign");
+	v = run_verify(sm, n, NOW, &r, 1, 0);
+	CHECK_INT((long long)dkim_verify_nqueries(v), 1, "idn: one query");
+	if (dkim_verify_nqueries(v) == 1)
+		CHECK_STR(dkim_verify_query(v, 0),
+		    "sel._domainkey.xn--bcher-kva.example",
+		    "idn: the key is asked for by its A-label name");
+	check_sig(v, 0, DKIM_RESULT_PASS, DKIM_R_OK, "idn: U-label d= passes");
+	if (dkim_verify_sig(v, 0) != NULL)
+		CHECK_STR(dkim_verify_sig(v, 0)->domain,
+		    "b\xc3\xbc" "cher.example", "idn: header.d as written");
+	dkim_verify_free(v);
+
+	/* U+2044 FRACTION SLASH has no IDNA2008 form. */
+	bad = replace(sm, n, "d=b\xc3\xbc" "cher.example",
+	    "d=ex\xe2\x81\x84" "ample.example", &bn);
+	v = run_verify(bad, bn, NOW, &r, 1, 0);
+	CHECK_INT((long long)dkim_verify_nqueries(v), 0,
+	    "idn: an unconvertible d= is not queried");
+	check_sig(v, 0, DKIM_RESULT_PERMERROR, DKIM_R_SIG_BAD_TAG,
+	    "idn: an unconvertible d= is a bad tag");
+	dkim_verify_free(v);
+	free(bad);
+	free(sm);
+	free(pub);
+	dkim_key_free(k);
+}
+
 static void
 test_sign_fields(void)
 {
@@ -1576,6 +1630,7 @@ main(void)
 	test_b_placement();
 	test_small_key();
 	test_roundtrip();
+	test_idn_domain();
 	test_sign_threads();
 	test_sign_fields();
 	test_key_cache();

@@ -19,7 +19,7 @@ PY=/usr/bin/python3
 
 [ -f "$B/libsmtpsd.a" ] || { echo "spf.sh: $B/libsmtpsd.a missing (make tests)"; exit 1; }
 LIBS=$(pkg-config --libs openssl libevent libevent_pthreads libunbound \
-    libpsl sqlite3 libxcrypt libcurl)
+    libpsl sqlite3 libxcrypt libcurl libidn2)
 cc -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -Isrc -o "$W/smtpsd_bench" \
     bench/spf/smtpsd_bench.c "$B/libsmtpsd.a" -pthread $LIBS
 # libspf2.a, not the .so, so that --wrap reaches its res_ninit call

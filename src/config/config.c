@@ -357,26 +357,40 @@ d_workers(struct parse *p, char **a, size_t n)
 	return 0;
 }
 
-/* d_resolver - "resolver ADDRESS[@PORT]", stored normalised */
-static int
-d_resolver(struct parse *p, char **a, size_t n)
+/* config_resolver_normal - ADDRESS[@PORT] in its normal form (IP
+   written canonically), malloc'ed into *out; E_INVAL when it is not one */
+int
+config_resolver_normal(const char *in, char **out)
 {
-	char *addr = xstrdup(a[1]), *at, *ip;
+	char *addr = xstrdup(in), *at, *ip;
 	int port = 0;
 
+	*out = NULL;
 	if ((at = strrchr(addr, '@')) != NULL)
 		*at = '\0';
 	ip = ip_normal(addr, strchr(addr, ':') ? AF_INET6 : AF_INET);
 	if (ip == NULL || (at != NULL && !parse_port(at + 1, &port))) {
 		free(ip);
 		free(addr);
-		return perr(p, E_INVAL, "resolver: bad address \"%s\" (want "
-		    "ADDRESS[@PORT])", a[1]);
+		return E_INVAL;
 	}
-	free(p->c->resolver);
-	p->c->resolver = at ? xasprintf("%s@%d", ip, port) : xstrdup(ip);
+	*out = at ? xasprintf("%s@%d", ip, port) : xstrdup(ip);
 	free(ip);
 	free(addr);
+	return 0;
+}
+
+/* d_resolver - "resolver ADDRESS[@PORT]", stored normalised */
+static int
+d_resolver(struct parse *p, char **a, size_t n)
+{
+	char *r;
+
+	if (config_resolver_normal(a[1], &r) < 0)
+		return perr(p, E_INVAL, "resolver: bad address \"%s\" (want "
+		    "ADDRESS[@PORT])", a[1]);
+	free(p->c->resolver);
+	p->c->resolver = r;
 	return 0;
 }
 

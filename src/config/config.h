@@ -99,6 +99,8 @@ struct config {
 
 /* config_load - parse FILE; on error *err is "FILE:LINE: problem" */
 int config_load(struct config **out, const char *file, char **err);
+/* ADDRESS[@PORT] as the resolver keyword wants it, normalised; E_INVAL */
+int config_resolver_normal(const char *in, char **out);
 /* config_load_text - parse text as if it came from name */
 int config_load_text(struct config **out, const char *name, const char *text,
     char **err);

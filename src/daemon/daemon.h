@@ -44,6 +44,8 @@ struct daemon_ctx {
 	int qmgr_wake_fd;	/* write end of the queue manager's pipe */
 	int worker_slot;	/* column in the per-IP connection table */
 	struct iplimit *iplimit;
+	char *resolver_flag;	/* --resolver, normalised: beats the file's,
+				   also after a reload */
 };
 
 /* worker_main - run a worker until told to stop; returns exit status */

@@ -121,8 +121,19 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (resolver != NULL) {
+		/* static: lives as long as the process, like the flag */
+		static char *normal;
+
+		if (config_resolver_normal(resolver, &normal) < 0) {
+			fprintf(stderr, "smtpsd: --resolver: bad address "
+			    "'%s' (want ADDRESS[@PORT], e.g. 127.0.0.1@5353)\n",
+			    resolver);
+			config_free(d.cfg);
+			return 1;
+		}
+		d.resolver_flag = normal;
 		free(d.cfg->resolver);
-		d.cfg->resolver = xstrdup(resolver);
+		d.cfg->resolver = xstrdup(normal);
 	}
 	if (queue) {
 		struct spool *sp;

@@ -384,8 +384,11 @@ reload(struct daemon_ctx *d)
 		free(err);
 		return;
 	}
-	if (d->cfg->resolver != NULL && ncfg->resolver == NULL)
-		ncfg->resolver = xstrdup(d->cfg->resolver);
+	/* --resolver outranks the file, as it did at start. */
+	if (d->resolver_flag != NULL) {
+		free(ncfg->resolver);
+		ncfg->resolver = xstrdup(d->resolver_flag);
+	}
 	/* Listeners stay as bound: changing them needs a restart. */
 	if (ncfg->nlistens != d->cfg->nlistens)
 		log_warn(NULL, "listen changes take effect at restart");
@@ -565,6 +568,10 @@ master_run(struct daemon_ctx *d, bool print_banner)
 			    "submissions, implicit TLS + AUTH");
 		fflush(stdout);
 	}
+	if (getuid() == 0 && d->cfg->user == NULL)
+		log_warn(NULL, "running as root with no \"user\" line: the "
+		    "workers and the queue manager keep root privileges; "
+		    "name an unprivileged user (see etc/smtpsd.conf)");
 	log_info(NULL, "started pid=%d workers=%d listeners=%zu",
 	    (int)getpid(), nworkers(d->cfg), d->nlisteners);
 

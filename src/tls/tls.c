@@ -1,6 +1,7 @@
 #include "tls/tls.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -183,12 +184,23 @@ new_ctx(void)
 	return ctx;
 }
 
+/* no_passphrase - the PEM passphrase callback: never prompt (smtpsd runs
+   unattended, and a reload must not wait on a terminal); note that the
+   key asked for one */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	*(bool *)arg = true;
+	return -1;
+}
+
 /* load_pair - read a chain and key, check they match */
 static int
 load_pair(const struct config_cert *cc, X509 **cert, STACK_OF(X509) **chain,
     EVP_PKEY **key, char **err)
 {
 	char e[512];
+	bool encrypted;
 	FILE *f;
 	X509 *x;
 
@@ -217,8 +229,17 @@ load_pair(const struct config_cert *cc, X509 **cert, STACK_OF(X509) **chain,
 		    cc->key_file);
 		return E_INVAL;
 	}
-	*key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	encrypted = false;
+	*key = PEM_read_PrivateKey(f, NULL, no_passphrase, &encrypted);
 	fclose(f);
+	if (*key == NULL && encrypted) {
+		ERR_clear_error();
+		*err = xasprintf("%s: the private key is encrypted with a "
+		    "passphrase; smtpsd starts unattended and needs it "
+		    "unencrypted (mode 0600), e.g. openssl pkey -in KEY -out "
+		    "NEWKEY", cc->key_file);
+		return E_INVAL;
+	}
 	if (*key == NULL) {
 		*err = xasprintf("%s: no PEM private key found (%s)",
 		    cc->key_file, tls_error_string(e, sizeof(e)));

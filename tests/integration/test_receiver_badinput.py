@@ -370,3 +370,33 @@ def test_sigterm_stops_cleanly(daemons):
     assert h.wait_until(lambda: not any(h.pid_alive(p) for p in pids),
                         h.slow(10)), "processes left after SIGTERM"
     assert h.port_is_free(port)
+
+
+@pytest.mark.parametrize("value", ["bogus", "127.0.0.1@99999", "dns.test@53",
+                                   "127.0.0.1@"])
+def test_bad_resolver_flag_is_an_error_before_binding(workdir, pki, value):
+    port = h.free_port()
+    cfg = os.path.join(workdir, "good.conf")
+    with open(cfg, "w") as f:
+        f.write("\n".join(base_lines(workdir, port, pki)) + "\n")
+    for args in (["--foreground"], ["--check-config"]):
+        rc, out = run_smtpsd(cfg, *args, "--resolver", value)
+        assert rc == 1, out
+        assert "--resolver" in out and value in out, out
+        assert h.port_is_free(port)
+    rc, out = run_smtpsd(cfg, "--check-config", "--resolver", "::1@5353")
+    assert rc == 0, out
+    assert re.search(r"^resolver ::1@5353$", out, re.M), out
+
+
+def test_encrypted_key_is_a_clear_error_and_never_prompts(workdir, pki):
+    enc = os.path.join(workdir, "encrypted.key")
+    subprocess.run(["openssl", "pkey", "-in", pki.rsa[1], "-aes256",
+                    "-passout", "pass:secret", "-out", enc], check=True)
+    cfg, port = cert_config(workdir, pki, pki.rsa[0], enc)
+    for args in (["--foreground"], ["--check-config"]):
+        rc, out = run_smtpsd(cfg, *args)
+        assert rc != 0, out
+        assert enc in out and "passphrase" in out, out
+        assert "Enter PEM pass phrase" not in out, out
+    assert h.port_is_free(port)

@@ -6,6 +6,7 @@ reload with a broken certificate keeps the old one and the daemon running.
 import os
 import shutil
 import signal
+import socket
 import time
 
 import smtpsd_harness as h
@@ -156,3 +157,73 @@ def test_sighup_with_broken_certificate_keeps_the_old_one(daemons, pki):
     assert d.config.wait_message("demo@example.test", tok)
     log = d.config.log().decode("utf-8", "replace")
     assert "reload" in log.lower(), log[-2000:]
+
+
+def _udp_listener():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.setblocking(False)
+    return s
+
+
+def _drain(s):
+    n = 0
+    while True:
+        try:
+            s.recv(4096)
+            n += 1
+        except BlockingIOError:
+            return n
+
+
+def _queries_for_one_mail(port, file_sock, flag_sock):
+    """Run one MAIL FROM (SPF asks the resolver); the datagrams each
+    resolver port received meanwhile."""
+    _drain(file_sock)
+    _drain(flag_sock)
+    c = h.Conn(port, timeout=h.slow(30))
+    try:
+        c.greeting()
+        c.ehlo()
+        c.cmd("MAIL FROM:<probe@spf-probe.example>")
+        deadline = time.monotonic() + h.slow(5)
+        got_file = got_flag = 0
+        while time.monotonic() < deadline and got_file + got_flag == 0:
+            time.sleep(0.1)
+            got_file += _drain(file_sock)
+            got_flag += _drain(flag_sock)
+        c.cmd("QUIT")
+    finally:
+        c.close()
+    return got_file, got_flag
+
+
+def test_resolver_flag_outranks_the_file_also_after_sighup(daemons):
+    """--resolver beats the file's resolver line at start and after a
+    reload; nothing is ever sent to the file's."""
+    file_sock, flag_sock = _udp_listener(), _udp_listener()
+    try:
+        fport = file_sock.getsockname()[1]
+        gport = flag_sock.getsockname()[1]
+        d = daemons.start(workers=1,
+                          extra=["inbound-checks on",
+                                 "resolver 127.0.0.1@%d" % fport],
+                          args=["--resolver", "127.0.0.1@%d" % gport])
+        port = d.config.port("mx")
+        got_file, got_flag = _queries_for_one_mail(port, file_sock,
+                                                   flag_sock)
+        assert got_flag > 0 and got_file == 0, (got_file, got_flag,
+                                                d.log_tail())
+        d.signal(signal.SIGHUP)
+        assert h.wait_until(lambda: b"reloaded: generation" in d.config.log(),
+                            h.slow(15), interval=0.2), d.log_tail()
+        # the old generation's worker may still be finishing: wait until a
+        # new connection is served by the new one (any reply will do)
+        time.sleep(0.5)
+        got_file, got_flag = _queries_for_one_mail(port, file_sock,
+                                                   flag_sock)
+        assert got_flag > 0 and got_file == 0, (got_file, got_flag,
+                                                d.log_tail())
+    finally:
+        file_sock.close()
+        flag_sock.close()

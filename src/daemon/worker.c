@@ -25,6 +25,7 @@
  */
 #include "daemon/daemon.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -114,6 +115,8 @@ struct session {
 	struct inbound *ib;	/* this transaction's checks, or NULL */
 	bool checks_sync;	/* inside inbound_message() */
 	bool checks_done;	/* its callback came */
+	struct rdns *rd;	/* reverse DNS lookup, or NULL */
+	char rdns[256];		/* verified reverse name, "" if none (yet) */
 };
 
 struct worker {
@@ -141,6 +144,7 @@ struct worker {
 
 	/* inbound checks (NULL resolver: off) */
 	struct dns_resolver *r;
+	struct rdns *rdns_all;	/* reverse lookups with a query out */
 	struct event *dns_ev, *dns_timer;
 	struct pubsuffix *psl;
 };
@@ -489,6 +493,8 @@ dns_start(struct worker *w)
 	}
 }
 
+static void rdns_free(struct rdns *rd);
+
 /* dns_stop - free the resolver (no callback runs afterwards) */
 static void
 dns_stop(struct worker *w)
@@ -500,6 +506,184 @@ dns_stop(struct worker *w)
 	dns_resolver_free(w->r);
 	pubsuffix_free(w->psl);
 	w->r = NULL;
+	/* no callback comes any more: the lookups still out go with it */
+	while (w->rdns_all != NULL)
+		rdns_free(w->rdns_all);
+}
+
+/* ---------------------------------------------------------------- */
+/* Reverse DNS of the client, for the Received header                  */
+
+/* The client's name is the PTR name whose A/AAAA records hold its
+   address (forward-confirmed, as RFC 8601 2.7.3's iprev and every MTA's
+   Received header mean it).  Asked at connect when the worker has a
+   resolver; a message that ends before the answers gets "unknown". */
+#define RDNS_MAX_NAMES 4	/* PTR names followed forward */
+
+struct rdns_fwd {
+	struct rdns *rd;
+	char name[256];
+};
+
+struct rdns {
+	struct worker *w;
+	struct rdns *prev, *next;	/* the worker's list (dns_stop) */
+	struct session *s;	/* NULL once the session is gone */
+	unsigned outstanding;	/* queries whose callback is still due */
+	uint8_t addr[16];
+	size_t addrlen;
+	struct rdns_fwd fwd[RDNS_MAX_NAMES];
+};
+
+static void
+rdns_free(struct rdns *rd)
+{
+	struct worker *w = rd->w;
+
+	if (rd->prev)
+		rd->prev->next = rd->next;
+	else
+		w->rdns_all = rd->next;
+	if (rd->next)
+		rd->next->prev = rd->prev;
+	if (rd->s != NULL)
+		rd->s->rd = NULL;
+	free(rd);
+}
+
+/* rdns_release - drop a reference held by a finished query */
+static void
+rdns_release(struct rdns *rd)
+{
+	if (--rd->outstanding == 0 && rd->s == NULL)
+		rdns_free(rd);
+}
+
+static bool
+rdns_name_ok(const char *n)
+{
+	size_t i, len = strlen(n);
+
+	if (len == 0 || len > 253)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)n[i]) && n[i] != '-' &&
+		    n[i] != '.' && n[i] != '_')
+			return false;
+	return true;
+}
+
+static void
+rdns_fwd_cb(void *arg, const struct dns_answer *ans)
+{
+	struct rdns_fwd *f = arg;
+	struct rdns *rd = f->rd;
+	size_t i;
+
+	if (rd->s != NULL && rd->s->rdns[0] == '\0' &&
+	    ans->status == DNS_OK) {
+		for (i = 0; i < ans->nrrs; i++) {
+			const struct dns_rr *rr = &ans->rrs[i];
+
+			if ((rr->type == DNS_T_A && rd->addrlen == 4) ||
+			    (rr->type == DNS_T_AAAA && rd->addrlen == 16)) {
+				if (memcmp(rr->addr, rd->addr, rd->addrlen) ==
+				    0) {
+					snprintf(rd->s->rdns,
+					    sizeof(rd->s->rdns), "%s",
+					    f->name);
+					break;
+				}
+			}
+		}
+	}
+	rdns_release(rd);
+}
+
+static void
+rdns_ptr_cb(void *arg, const struct dns_answer *ans)
+{
+	struct rdns *rd = arg;
+	struct worker *w;
+	size_t i, asked = 0;
+
+	if (rd->s != NULL && ans->status == DNS_OK) {
+		w = rd->s->w;
+		for (i = 0; i < ans->nrrs && asked < RDNS_MAX_NAMES; i++) {
+			const struct dns_rr *rr = &ans->rrs[i];
+			struct rdns_fwd *f;
+
+			if (rr->type != DNS_T_PTR || rr->name == NULL ||
+			    !rdns_name_ok(rr->name))
+				continue;
+			f = &rd->fwd[asked];
+			f->rd = rd;
+			snprintf(f->name, sizeof(f->name), "%s", rr->name);
+			rd->outstanding++;
+			if (dns_query(w->r, f->name, rd->addrlen == 4 ?
+			    DNS_T_A : DNS_T_AAAA, rdns_fwd_cb, f) < 0) {
+				rd->outstanding--;
+				continue;
+			}
+			asked++;
+		}
+		if (asked)
+			dns_rearm(w);
+	}
+	rdns_release(rd);
+}
+
+/* rdns_start - ask for the client's PTR names (no resolver: nothing) */
+static void
+rdns_start(struct session *s)
+{
+	struct worker *w = s->w;
+	struct rdns *rd;
+	char name[80];
+	size_t o = 0;
+	int i;
+
+	if (w->r == NULL)
+		return;
+	if (s->addrlen == 4) {
+		snprintf(name, sizeof(name), "%u.%u.%u.%u.in-addr.arpa",
+		    s->addr[3], s->addr[2], s->addr[1], s->addr[0]);
+	} else {
+		for (i = 15; i >= 0; i--)
+			o += (size_t)snprintf(name + o, sizeof(name) - o,
+			    "%x.%x.", s->addr[i] & 0xf, s->addr[i] >> 4);
+		snprintf(name + o, sizeof(name) - o, "ip6.arpa");
+	}
+	rd = xcalloc(1, sizeof(*rd));
+	rd->w = w;
+	rd->s = s;
+	rd->outstanding = 1;
+	memcpy(rd->addr, s->addr, s->addrlen);
+	rd->addrlen = s->addrlen;
+	if (dns_query(w->r, name, DNS_T_PTR, rdns_ptr_cb, rd) < 0) {
+		free(rd);
+		return;
+	}
+	rd->next = w->rdns_all;
+	if (rd->next)
+		rd->next->prev = rd;
+	w->rdns_all = rd;
+	s->rd = rd;
+	dns_rearm(w);
+}
+
+/* rdns_detach - the session goes: answers still due land nowhere */
+static void
+rdns_detach(struct session *s)
+{
+	struct rdns *rd = s->rd;
+
+	if (rd == NULL)
+		return;
+	s->rd = NULL;
+	rd->s = NULL;
+	if (rd->outstanding == 0)
+		rdns_free(rd);
 }
 
 /* ---------------------------------------------------------------- */
@@ -828,7 +1012,8 @@ commit_message(struct session *s)
 	buf_init(&rcv, 4096);
 	buf_init(&ar, 65536);
 	buf_init(&body, env.msg_len + 1);
-	if (smtp_received_header(&rcv, &env, s->ip, NULL, w->d->cfg->hostname,
+	if (smtp_received_header(&rcv, &env, s->ip,
+	    s->rdns[0] ? s->rdns : NULL, w->d->cfg->hostname,
 	    qid, time(NULL)) < 0)
 		goto local_error;
 	if (s->ib != NULL) {
@@ -1381,6 +1566,7 @@ session_close(struct session *s)
 	/* Queries still out answer into the orphaned checks, never here. */
 	inbound_free(s->ib);
 	s->ib = NULL;
+	rdns_detach(s);
 	if (s->ssl) {
 		SSL_set_quiet_shutdown(s->ssl, 1);
 		SSL_free(s->ssl);
@@ -1489,6 +1675,7 @@ session_start(struct worker *w, int fd, const struct listener *l,
 	    l->role == SMTP_ROLE_MX ? "mx" : l->role == SMTP_ROLE_SUBMISSION ?
 	    "submission" : "submissions");
 	arm_timer(s);
+	rdns_start(s);
 	if (l->role == SMTP_ROLE_SUBMISSIONS) {
 		start_handshake(s);
 		return;

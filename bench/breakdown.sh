@@ -21,6 +21,7 @@
 # and the split of each figure between the workers and the queue manager.
 # Output: build/bench/breakdown.jsonl and build/bench/breakdown.md.
 set -eu
+. bench/lib.sh
 
 B=${BUILD:-build}
 LOAD=$B/smtpsd-load
@@ -68,19 +69,10 @@ mount -t tmpfs -o size=1g,mode=755 tmpfs "$W/mem" ||
 start() {
 	d=$W/$1
 	mkdir -p "$d/spool" "$d/mail"
-	cat >"$d/smtpsd.conf" <<EOF
-hostname mx.example.test
-spool-dir $d/spool
-mail-dir $d/mail
-workers 2
-listen 127.0.0.1:$2 mx
-certificate $W/cert.pem $W/key.pem
-local-domain example.test
-mailbox demo@example.test
-max-connections-per-ip 20000
-max-connections 20000
-inbound-checks off
-EOF
+	{
+		smtpsd_bench_conf "$d" "$2" "$W/cert.pem" "$W/key.pem"
+		echo "inbound-checks off"
+	} >"$d/smtpsd.conf"
 	"$SMTPSD" -c "$d/smtpsd.conf" --foreground >"$d/log" 2>&1 &
 	echo $! >"$d/pid"
 	PIDS="$PIDS $!"

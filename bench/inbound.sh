@@ -48,6 +48,7 @@
 # (the verdict headers of the delivered messages).
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 B=${BUILD:-build}
 SMTPSD=$B/smtpsd
@@ -327,18 +328,8 @@ start_smtpsd() {
 	mkdir -p "$d/spool" "$d/mail"
 	cp "$W/cert.pem" "$W/key.pem" "$d/"
 	chmod 600 "$d/key.pem"
-	cat >"$d/smtpsd.conf" <<EOF
-hostname mx.example.test
-spool-dir $d/spool
-mail-dir $d/mail
-workers 2
-listen 127.0.0.1:$2 mx
-certificate $d/cert.pem $d/key.pem
-local-domain example.test
-mailbox demo@example.test
-max-connections-per-ip 20000
-max-connections 20000
-EOF
+	smtpsd_bench_conf "$d" "$2" "$d/cert.pem" "$d/key.pem" \
+	    >"$d/smtpsd.conf"
 	if [ "$3" = on ]; then
 		printf '%s\n' "inbound-checks on" "resolver $DNS@53" \
 		    "authserv-id mx.example.test" >>"$d/smtpsd.conf"

@@ -25,6 +25,7 @@
 # $BUILD/bench/results.md, both printed at the end.  docs/PERFORMANCE.md
 # holds a measured table copied from there.
 set -eu
+. bench/lib.sh
 
 B=${BUILD:-build}
 LOAD=$B/smtpsd-load
@@ -151,19 +152,11 @@ if [ "$ONLY" != postfix ]; then
 	mkdir -p "$W/smtpsd/spool" "$W/smtpsd/mail"
 	cp "$W/cert.pem" "$W/key.pem" "$W/smtpsd/"
 	chmod 600 "$W/smtpsd/key.pem"
-	cat >"$W/smtpsd/smtpsd.conf" <<EOF
-hostname mx.example.test
-spool-dir $W/smtpsd/spool
-mail-dir $W/smtpsd/mail
-workers 2
-listen 127.0.0.1:$SD_PORT mx
-certificate $W/smtpsd/cert.pem $W/smtpsd/key.pem
-local-domain example.test
-mailbox demo@example.test
-max-connections-per-ip 20000
-max-connections 20000
-inbound-checks $CHECKS
-EOF
+	{
+		smtpsd_bench_conf "$W/smtpsd" "$SD_PORT" "$W/smtpsd/cert.pem" \
+		    "$W/smtpsd/key.pem"
+		echo "inbound-checks $CHECKS"
+	} >"$W/smtpsd/smtpsd.conf"
 	if [ ! -x "$SMTPSD" ]; then
 		say "no $SMTPSD: smtpsd is skipped"
 	elif ss -ltnH "sport = :$SD_PORT" | grep -q .; then

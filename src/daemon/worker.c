@@ -640,20 +640,10 @@ rdns_start(struct session *s)
 	struct worker *w = s->w;
 	struct rdns *rd;
 	char name[80];
-	size_t o = 0;
-	int i;
 
 	if (w->r == NULL)
 		return;
-	if (s->addrlen == 4) {
-		snprintf(name, sizeof(name), "%u.%u.%u.%u.in-addr.arpa",
-		    s->addr[3], s->addr[2], s->addr[1], s->addr[0]);
-	} else {
-		for (i = 15; i >= 0; i--)
-			o += (size_t)snprintf(name + o, sizeof(name) - o,
-			    "%x.%x.", s->addr[i] & 0xf, s->addr[i] >> 4);
-		snprintf(name + o, sizeof(name) - o, "ip6.arpa");
-	}
+	dns_reverse_name(s->addr, s->addrlen, name, sizeof(name));
 	rd = xcalloc(1, sizeof(*rd));
 	rd->w = w;
 	rd->s = s;

@@ -1889,6 +1889,29 @@ dns_resolver_pending(const struct dns_resolver *r)
 	return r->pending;
 }
 
+/* dns_reverse_name - see dns.h */
+void
+dns_reverse_name(const uint8_t *addr, size_t addrlen, char *out,
+    size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	int i;
+
+	if (addrlen == 4) {
+		snprintf(out, outsz, "%u.%u.%u.%u.in-addr.arpa", addr[3],
+		    addr[2], addr[1], addr[0]);
+		return;
+	}
+	for (i = 15; i >= 0 && o + 4 < outsz; i--) {
+		out[o++] = hex[addr[i] & 0xf];
+		out[o++] = '.';
+		out[o++] = hex[addr[i] >> 4];
+		out[o++] = '.';
+	}
+	snprintf(out + o, outsz - o, "ip6.arpa");
+}
+
 /* dns_status_str - a status as a short lower-case word */
 const char *
 dns_status_str(enum dns_status s)

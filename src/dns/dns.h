@@ -162,5 +162,9 @@ int dns_parse_packet(const uint8_t *pkt, size_t len, enum dns_type qtype,
 void dns_answer_fini(struct dns_answer *a);
 
 const char *dns_status_str(enum dns_status s);
+/* dns_reverse_name - the in-addr.arpa (addrlen 4) or ip6.arpa (16) name
+   of an address, for a PTR query; out needs 74 bytes */
+void dns_reverse_name(const uint8_t *addr, size_t addrlen, char *out,
+    size_t outsz);
 
 #endif

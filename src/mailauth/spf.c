@@ -440,22 +440,7 @@ addr_type(const struct spf *s)
 static void
 reverse_name(const struct spf *s, char *out, size_t outsz)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	int i;
-
-	if (s->family == AF_INET) {
-		snprintf(out, outsz, "%u.%u.%u.%u.in-addr.arpa", s->addr[3],
-		    s->addr[2], s->addr[1], s->addr[0]);
-		return;
-	}
-	for (i = 15; i >= 0 && o + 4 < outsz; i--) {
-		out[o++] = hex[s->addr[i] & 0xf];
-		out[o++] = '.';
-		out[o++] = hex[s->addr[i] >> 4];
-		out[o++] = '.';
-	}
-	snprintf(out + o, outsz - o, "ip6.arpa");
+	dns_reverse_name(s->addr, s->family == AF_INET ? 4 : 16, out, outsz);
 }
 
 /*

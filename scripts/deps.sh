@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev libssl-dev openssl \
 libevent-dev libunbound-dev libpsl-dev publicsuffix libsqlite3-dev sqlite3 \
 libcrypt-dev libcurl4-openssl-dev libidn2-dev \
 python3 python3-pytest python3-yaml python3-dkim python3-spf python3-authres python3-dnspython python3-cryptography \
-swaks postfix nsd opendkim opendkim-tools opendmarc postfix-policyd-spf-python \
+swaks libnet-ssleay-perl postfix nsd opendkim opendkim-tools opendmarc postfix-policyd-spf-python \
 procps iproute2 strace libopendkim-dev libspf2-dev"
 missing=""
 for p in $PKGS; do

@@ -204,8 +204,7 @@ nsd-checkconf "$W/nsd/nsd.conf"
 nsd -d -c "$W/nsd/nsd.conf" >"$W/nsd/stderr" 2>&1 &
 NSD_PID=$!
 # Wait (10 s) until it answers for the DKIM key.
-"$PY" - "$DNS" <<'EOF' ||
-	{ say "NSD did not answer"; cat "$W/nsd/stderr" >&2; exit 1; }
+"$PY" - "$DNS" <<'EOF' || { say "NSD did not answer"; cat "$W/nsd/stderr" >&2; exit 1; }
 import sys, time
 import dns.resolver
 r = dns.resolver.Resolver(configure=False)
@@ -318,7 +317,7 @@ if [ $PF_OK = 0 ]; then
 	sed 's/^/  | /' "$W/postfix-tree.log" | head -20 >&2
 	exit 1
 fi
-say "Postfix $(postconf -h mail_version) + OpenDKIM + OpenDMARC +" \
+say "Postfix $(postconf -c "$PF/etc" -h mail_version) + OpenDKIM + OpenDMARC +" \
     "policyd-spf: process tree $PF_TREE on 127.0.0.1:$PF_PORT"
 
 # --- smtpsd, checks on and checks off --------------------------------------

@@ -141,7 +141,7 @@ if [ "$ONLY" != smtpsd ]; then
 	[ $PF_OK = 1 ] || say "Postfix did not start; see $W/postfix/maillog"
 	PF_PID=$(sh bench/postfix/instance.sh pid "$W/postfix")
 	PF_NEW=$W/postfix/mail/example.test/demo/new
-	say "Postfix $(postconf -h mail_version) pid $PF_PID" \
+	say "Postfix $(postconf -c "$W/postfix/etc" -h mail_version) pid $PF_PID" \
 	    "on 127.0.0.1:$PF_PORT"
 fi
 

@@ -35,7 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -123,8 +122,7 @@ struct session {
 struct worker {
 	struct daemon_ctx *d;
 	struct event_base *base;
-	struct event **lev;	/* one per listener, or lev[0] on lepfd */
-	int lepfd;		/* the listeners with exclusive wake-ups */
+	struct event **lev;
 	struct event *sigterm, *sigusr1, *sigint, *drain_timer, *jobs_ev;
 	struct session *sessions;
 	struct session *dead;	/* closed, freed by the reaper */
@@ -1687,13 +1685,18 @@ session_start(struct worker *w, int fd, const struct listener *l,
 	session_process(s);
 }
 
-/* accept_on - take up to 64 waiting connections from one listener */
 static void
-accept_on(struct worker *w, const struct listener *l)
+on_accept(evutil_socket_t fd, short what, void *arg)
 {
-	int fd = l->fd, k;
+	struct worker *w = arg;
+	const struct listener *l = NULL;
+	size_t i;
+	int k;
 
-	for (k = 0; k < 64 && !w->draining; k++) {
+	for (i = 0; i < w->d->nlisteners; i++)
+		if (w->d->listeners[i].fd == fd)
+			l = &w->d->listeners[i];
+	for (k = 0; k < 64 && l != NULL && !w->draining; k++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int c = accept4(fd, (struct sockaddr *)&ss, &sl,
@@ -1722,59 +1725,6 @@ accept_on(struct worker *w, const struct listener *l)
 		}
 		session_start(w, c, l, &ss);
 	}
-}
-
-/* on_accept - a listener of its own in the event loop (no lepfd) */
-static void
-on_accept(evutil_socket_t fd, short what, void *arg)
-{
-	struct worker *w = arg;
-	size_t i;
-
-	for (i = 0; i < w->d->nlisteners; i++)
-		if (w->d->listeners[i].fd == fd)
-			accept_on(w, &w->d->listeners[i]);
-}
-
-/* on_listeners - lepfd is readable: accept on every listener it names.
-   The workers share the listening sockets; each watches them through an
-   epoll set of its own with EPOLLEXCLUSIVE, so a new connection wakes one
-   worker, not all of them to race for one accept(). */
-static void
-on_listeners(evutil_socket_t fd, short what, void *arg)
-{
-	struct worker *w = arg;
-	struct epoll_event ev[16];
-	int i, n;
-
-	n = epoll_wait(fd, ev, 16, 0);
-	for (i = 0; i < n; i++)
-		if (ev[i].data.u32 < w->d->nlisteners)
-			accept_on(w, &w->d->listeners[ev[i].data.u32]);
-}
-
-/* listen_exclusive - put every listener into one epoll set with
-   EPOLLEXCLUSIVE; the set's descriptor, or -1 (the caller then watches
-   each listener itself) */
-static int
-listen_exclusive(const struct daemon_ctx *d)
-{
-	size_t i;
-	int fd = epoll_create1(EPOLL_CLOEXEC);
-
-	for (i = 0; fd >= 0 && i < d->nlisteners; i++) {
-		struct epoll_event ev;
-
-		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-		ev.data.u32 = (uint32_t)i;
-		if (epoll_ctl(fd, EPOLL_CTL_ADD, d->listeners[i].fd,
-		    &ev) < 0) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	return fd;
 }
 
 /* ---------------------------------------------------------------- */
@@ -1865,18 +1815,11 @@ worker_main(struct daemon_ctx *d)
 	w->jobs_ev = event_new(w->base, w->efd, EV_READ | EV_PERSIST,
 	    jobs_ready, w);
 	event_add(w->jobs_ev, NULL);
-	w->lev = xcalloc(d->nlisteners + 1, sizeof(*w->lev));
-	w->lepfd = listen_exclusive(d);
-	if (w->lepfd >= 0) {
-		w->lev[0] = event_new(w->base, w->lepfd, EV_READ | EV_PERSIST,
-		    on_listeners, w);
-		event_add(w->lev[0], NULL);
-	} else {
-		for (i = 0; i < d->nlisteners; i++) {
-			w->lev[i] = event_new(w->base, d->listeners[i].fd,
-			    EV_READ | EV_PERSIST, on_accept, w);
-			event_add(w->lev[i], NULL);
-		}
+	w->lev = xcalloc(d->nlisteners, sizeof(*w->lev));
+	for (i = 0; i < d->nlisteners; i++) {
+		w->lev[i] = event_new(w->base, d->listeners[i].fd,
+		    EV_READ | EV_PERSIST, on_accept, w);
+		event_add(w->lev[i], NULL);
 	}
 	w->sigterm = evsignal_new(w->base, SIGTERM, on_sigterm, w);
 	w->sigint = evsignal_new(w->base, SIGINT, on_sigterm, w);
@@ -1902,11 +1845,8 @@ worker_main(struct daemon_ctx *d)
 	dns_stop(w);
 	event_free(w->reaper);
 	for (i = 0; i < d->nlisteners; i++)
-		if (w->lev[i])
-			event_free(w->lev[i]);
+		event_free(w->lev[i]);
 	free(w->lev);
-	if (w->lepfd >= 0)
-		close(w->lepfd);
 	event_free(w->jobs_ev);
 	event_free(w->sigterm);
 	event_free(w->sigint);

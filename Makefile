@@ -61,7 +61,7 @@ $(BUILD)/tests/%: tests/tools/%.c $(BUILD)/libsmtpsd.a
 
 $(BENCH_BIN): bench/load.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(PKG_LIBS)
+	$(CC) $(CFLAGS_ALL) $(shell pkg-config --cflags gnutls) -o $@ $< $(LDFLAGS_ALL) $(PKG_LIBS) $(shell pkg-config --libs gnutls)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

@@ -5,7 +5,7 @@
 set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev libssl-dev openssl \
 libevent-dev libunbound-dev libpsl-dev publicsuffix libsqlite3-dev sqlite3 \
-libcrypt-dev libcurl4-openssl-dev libidn2-dev \
+libcrypt-dev libcurl4-openssl-dev libidn2-dev libgnutls28-dev \
 python3 python3-pytest python3-yaml python3-dkim python3-spf python3-authres python3-dnspython python3-cryptography \
 swaks libnet-ssleay-perl postfix nsd opendkim opendkim-tools opendmarc postfix-policyd-spf-python \
 procps iproute2 strace libopendkim-dev libspf2-dev"

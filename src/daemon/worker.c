@@ -202,9 +202,10 @@ record_dmarc(struct worker *w, struct job *list)
 	}
 }
 
-/* commit_batch - make a batch durable: every file gets its own
-   fdatasync (run concurrently, so they share journal commits), then the
-   renames share one fsync of the queue directory (group commit) */
+/* commit_batch - make a batch durable: every new file gets its own
+   fdatasync (run concurrently, so they share journal commits) and the
+   files written over in place share one flush (spool_sync_batch), then
+   the renames share one fsync of the queue directory (group commit) */
 static void
 commit_batch(struct worker *w, struct spool_entry **commits, size_t n)
 {

@@ -3,9 +3,11 @@
  *
  * docs/SPOOL.md is the reference for the file format and for why the commit
  * protocol is durable.  In short: a file is written whole into tmp/ with
- * one writev, fdatasync'ed on its own, renamed into queue/, and the
- * directory queue/ is fsync'ed once for every rename that happened before
- * the fsync started (threads publishing at the same time share it).
+ * one writev, fdatasync'ed on its own (or, written over a recycled file
+ * of the same size, written back and covered by one flush per batch),
+ * renamed into queue/, and the directory queue/ is fsync'ed once for
+ * every rename that happened before the fsync started (threads
+ * publishing at the same time share it).
  */
 #include "queue/spool.h"
 
@@ -17,7 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -43,10 +49,13 @@ enum rec_type {
 	REC_STATE = 10,		/* u32 SPOOL_F_* (written by rewrite) */
 	REC_RSTAT = 11,		/* one byte per RCPT (written by rewrite) */
 	REC_MESSAGE = 12,
+	REC_PAD = 13,		/* zeros: the file to a whole number of blocks */
 	REC_END = 255,		/* u32 CRC-32C of every byte before it */
 };
 
 #define REC_HDR 5		/* u8 type + u32 length */
+#define PAD_BLOCK 4096		/* files up to FREE_FILE_MAX end on a
+				   multiple of this (REC_PAD) */
 #define END_SIZE (REC_HDR + 4)
 #define ENV_FLAG_SMTPUTF8 0x1
 #define ENV_FLAG_8BIT 0x2
@@ -67,6 +76,11 @@ struct spool {
 	int queue_fd;
 	int corrupt_fd;
 	int free_fd;
+	/* The file system writes over a file's blocks in place (ext2/3/4
+	   without data=journal; tmpfs): a recycled file written over at the
+	   same size needs no metadata written to be durable, only its data
+	   and a flush (writes_in_place()). */
+	bool in_place;
 
 	/* Recycled files (free/): names read from the directory, claimed
 	   one by one by rename; see free_claim(). */
@@ -166,6 +180,56 @@ sync_parent(const char *path)
 	return r;
 }
 
+/* journals_data - is the file system of st_dev mounted data=journal?
+   (its super options in /proc/self/mountinfo; unknown counts as yes) */
+static bool
+journals_data(dev_t dev)
+{
+	char line[4096], want[32], *dash;
+	bool found = false, journal = true;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/mountinfo", "re")) == NULL)
+		return true;
+	snprintf(want, sizeof(want), " %u:%u ", major(dev), minor(dev));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, want) == NULL ||
+		    (dash = strstr(line, " - ")) == NULL)
+			continue;
+		found = true;
+		journal = strstr(dash, "data=journal") != NULL;
+		break;
+	}
+	fclose(f);
+	return !found || journal;
+}
+
+/* writes_in_place - does the file system under the spool write over a
+   file's existing blocks in place, so that a same-size overwrite changes
+   no metadata?  ext2/3/4 do, with no journal or with data=ordered or
+   writeback (not data=journal, nor a directory marked chattr +j, whose
+   data goes through the journal); on tmpfs nothing outlives the machine
+   anyway.  Copy-on-write file systems (btrfs, ZFS) move the blocks, and
+   for anything unknown the answer is no: every file gets an fdatasync. */
+static bool
+writes_in_place(int dirfd, int tmp_fd)
+{
+	struct statfs fs;
+	struct stat st;
+	int flags = 0;
+
+	if (fstatfs(dirfd, &fs) < 0 || fstat(dirfd, &st) < 0)
+		return false;
+	if (fs.f_type == 0x01021994)		/* TMPFS_MAGIC */
+		return true;
+	if (fs.f_type != 0xEF53)		/* EXT2/3/4_SUPER_MAGIC */
+		return false;
+	if (ioctl(tmp_fd, FS_IOC_GETFLAGS, &flags) == 0 &&
+	    (flags & FS_JOURNAL_DATA_FL))
+		return false;
+	return !journals_data(st.st_dev);
+}
+
 /* spool_open - open (creating if needed) the spool at dir */
 int
 spool_open(struct spool **out, const char *dir)
@@ -210,6 +274,7 @@ spool_open(struct spool **out, const char *dir)
 		r = errno_to_err(errno);
 		goto out;
 	}
+	sp->in_place = writes_in_place(sp->dirfd, sp->tmp_fd);
 	*out = sp;
 	return 0;
 out:
@@ -546,10 +611,11 @@ free_read(struct spool *sp)
 }
 
 /* free_claim - move a recycled file from free/ to tmp/name and open it
-   for writing; its descriptor (*oldsize its size), or -1 when free/ had
-   none to give */
+   for writing; its descriptor (*oldsize its size, *whole whether it has
+   no hole), or -1 when free/ had none to give */
 static int
-free_claim(struct spool *sp, const char *name, off_t *oldsize)
+free_claim(struct spool *sp, const char *name, off_t *oldsize,
+    bool *whole)
 {
 	struct stat st;
 	const char *cand;
@@ -576,6 +642,17 @@ free_claim(struct spool *sp, const char *name, off_t *oldsize)
 		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 		    st.st_nlink == 1) {
 			*oldsize = st.st_size;
+			/* No hole before the end (an unwritten extent counts
+			   as one): a write would have to allocate there. */
+			*whole = st.st_size > 0 &&
+			    lseek(fd, 0, SEEK_HOLE) == st.st_size;
+			if (lseek(fd, 0, SEEK_SET) == 0)
+				break;
+			/* cannot happen on a regular file; do not write
+			   anywhere but from the start */
+			close(fd);
+			fd = -1;
+			unlinkat(sp->tmp_fd, name, 0);
 			break;
 		}
 		/* Swapped under us: drop it, create a new file. */
@@ -717,18 +794,21 @@ static int
 write_file(struct spool *sp, const char *name, bool recycle,
     const struct spool_envelope *env, unsigned flags,
     const unsigned char *status, const void *const *parts,
-    const size_t *lens, size_t nparts, int *fdp)
+    const size_t *lens, size_t nparts, int *fdp, bool *overwrite)
 {
+	static const unsigned char zeros[PAD_BLOCK];
 	off_t oldsize = -1;
-	size_t fsize;
+	size_t fsize, pad = 0;
 	struct buf head;
 	struct iovec *iov = NULL;
-	unsigned char end[END_SIZE];
-	size_t i, total = 0;
+	unsigned char end[END_SIZE], padhdr[REC_HDR];
+	size_t i, k, total = 0;
 	uint32_t crc;
 	int fd = -1, r;
+	bool whole = false;
 
 	*fdp = -1;
+	*overwrite = false;
 	for (i = 0; i < nparts; i++) {
 		if (lens[i] > SPOOL_FILE_MAX - total)
 			return E_LIMIT;
@@ -738,23 +818,40 @@ write_file(struct spool *sp, const char *name, bool recycle,
 	if ((r = build_head(&head, env, flags, status, total)) < 0)
 		goto out;
 	crc = crc32c(0, buf_data(&head), buf_size(&head));
-	iov = xcalloc(nparts + 2, sizeof(*iov));
+	iov = xcalloc(nparts + 4, sizeof(*iov));
 	iov[0].iov_base = (void *)buf_data(&head);
 	iov[0].iov_len = buf_size(&head);
+	k = 1;
 	for (i = 0; i < nparts; i++) {
-		iov[i + 1].iov_base = (void *)parts[i];
-		iov[i + 1].iov_len = lens[i];
+		iov[k].iov_base = (void *)parts[i];
+		iov[k++].iov_len = lens[i];
 		crc = crc32c(crc, parts[i], lens[i]);
+	}
+	fsize = buf_size(&head) + total + sizeof(end);
+	/* A file that may be recycled ends on a whole block: files of
+	   similar messages then have the same size, and writing over one
+	   changes neither its size nor its blocks (see spool_sync_batch). */
+	if (fsize + REC_HDR <= FREE_FILE_MAX) {
+		pad = (PAD_BLOCK - (fsize + REC_HDR) % PAD_BLOCK) % PAD_BLOCK;
+		padhdr[0] = REC_PAD;
+		put_u32(padhdr + 1, (uint32_t)pad);
+		iov[k].iov_base = padhdr;
+		iov[k++].iov_len = sizeof(padhdr);
+		crc = crc32c(crc, padhdr, sizeof(padhdr));
+		if (pad > 0) {
+			iov[k].iov_base = (void *)zeros;
+			iov[k++].iov_len = pad;
+			crc = crc32c(crc, zeros, pad);
+		}
+		fsize += REC_HDR + pad;
 	}
 	end[0] = REC_END;
 	put_u32(end + 1, 4);
 	put_u32(end + REC_HDR, crc);
-	iov[nparts + 1].iov_base = end;
-	iov[nparts + 1].iov_len = sizeof(end);
+	iov[k].iov_base = end;
+	iov[k++].iov_len = sizeof(end);
 
-	fsize = buf_size(&head) + total + sizeof(end);
-
-	fd = recycle ? free_claim(sp, name, &oldsize) : -1;
+	fd = recycle ? free_claim(sp, name, &oldsize, &whole) : -1;
 	if (fd < 0)
 		fd = openat(sp->tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL |
 		    O_CLOEXEC, 0600);
@@ -764,7 +861,7 @@ write_file(struct spool *sp, const char *name, bool recycle,
 	}
 	/* A recycled file is written over from its start, then cut to
 	   length: its blocks are reused rather than freed and allocated. */
-	if ((r = write_all(fd, iov, nparts + 2)) < 0 ||
+	if ((r = write_all(fd, iov, k)) < 0 ||
 	    (oldsize > (off_t)fsize && ftruncate(fd, (off_t)fsize) < 0 &&
 	    (r = errno_to_err(errno)) < 0)) {
 		log_warn(name, "spool write error=%s", strerror(errno));
@@ -774,6 +871,7 @@ write_file(struct spool *sp, const char *name, bool recycle,
 		goto out;
 	}
 	*fdp = fd;
+	*overwrite = sp->in_place && whole && oldsize == (off_t)fsize;
 	r = 0;
 out:
 	free(iov);
@@ -792,12 +890,13 @@ write_entry(struct spool *sp, const struct spool_envelope *env,
 
 	e->fd = -1;
 	e->tmp_path[0] = '\0';
+	e->overwrite = false;
 	for (tries = 0; tries < 8; tries++) {
 		if (!named)
 			spool_new_id(sp, e->id);
 		r = write_file(sp, e->id, true, env, env->quarantine ?
 		    SPOOL_F_QUARANTINE : 0, NULL, parts, lens, nparts,
-		    &e->fd);
+		    &e->fd, &e->overwrite);
 		/* The disk is full: recycled files hold space nobody needs;
 		   give it back once and try again. */
 		if (r == E_NOSPACE && !trimmed) {
@@ -877,16 +976,72 @@ sync_one(void *arg, size_t i)
 	spool_sync(e[i]);
 }
 
-/* spool_sync_batch - spool_sync every entry, several at a time */
+/* writeback - write an overwritten entry's data to the device and wait
+   for it (no flush, no metadata); start only begins the writes */
+static void
+writeback(struct spool_entry *e, bool start)
+{
+	unsigned how = start ? SYNC_FILE_RANGE_WRITE :
+	    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+	    SYNC_FILE_RANGE_WAIT_AFTER;
+
+	while (sync_file_range(e->fd, 0, 0, how) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (start)
+			return;	/* the waiting pass reports it */
+		e->error = errno_to_err(errno);
+		log_warn(e->id, "spool writeback error=%s", strerror(errno));
+		return;
+	}
+}
+
+/* spool_sync_batch - make every entry of a batch durable */
 int
 spool_sync_batch(struct spool_entry *const *e, size_t n)
 {
-	size_t k;
+	struct spool_entry *slow[256], *first = NULL;
+	size_t k, nslow = 0, done;
 	int r = 0;
 
-	/* Concurrent fdatasyncs share the file system's journal commits;
-	   one after another, each waits for its own. */
-	fanout_run(sync_one, (void *)e, n);
+	for (k = 0; k < n; k++)
+		if (e[k]->error == 0 && e[k]->fd < 0)
+			e[k]->error = E_INVAL;
+	/* Entries written over a recycled file of the same size: their
+	   size and block map are already durable (the file got an
+	   fdatasync when they last changed), so the data alone is missing.
+	   Start every write, then wait for each; one cache flush after
+	   that makes all of them durable. */
+	for (k = 0; k < n; k++)
+		if (e[k]->error == 0 && e[k]->overwrite && e[k]->fd >= 0)
+			writeback(e[k], true);
+	for (k = 0; k < n; k++)
+		if (e[k]->error == 0 && e[k]->overwrite && e[k]->fd >= 0) {
+			writeback(e[k], false);
+			if (e[k]->error == 0 && first == NULL)
+				first = e[k];
+		}
+	/* The others get an fdatasync each, concurrently (they share the
+	   file system's commits). */
+	for (done = 0; done < n; done += k) {
+		for (k = 0, nslow = 0; done + k < n && nslow < 256; k++)
+			if (e[done + k]->error == 0 && !e[done + k]->overwrite)
+				slow[nslow++] = e[done + k];
+		fanout_run(sync_one, (void *)slow, nslow);
+	}
+	/* The flush: an fdatasync of one of the files written over, after
+	   every write above completed.  Its own transaction is long
+	   committed, so the file system sends a cache flush of its own
+	   (ext4: always without a journal; with one, unless a commit still
+	   to come will), which covers every completed write.  Another
+	   entry's fdatasync is not relied on: with fast commits it may
+	   wait for a flush that left before these writes finished. */
+	if (first != NULL && spool_sync(first) < 0) {
+		/* Without the flush none of them is known to be durable. */
+		for (k = 0; k < n; k++)
+			if (e[k]->error == 0 && e[k]->overwrite)
+				e[k]->error = first->error;
+	}
 	for (k = 0; k < n; k++)
 		if (e[k]->error != 0 && r == 0)
 			r = e[k]->error;
@@ -993,6 +1148,13 @@ spool_counters(struct spool *sp, uint64_t *renames, uint64_t *dir_syncs)
 	pthread_mutex_unlock(&sp->lock);
 }
 
+/* spool_writes_in_place - may same-size overwrites skip an fdatasync? */
+bool
+spool_writes_in_place(const struct spool *sp)
+{
+	return sp->in_place;
+}
+
 /* spool_abort - remove an unpublished entry */
 void
 spool_abort(struct spool *sp, struct spool_entry *e)
@@ -1027,7 +1189,7 @@ spool_parse(const void *data, size_t n, struct spool_message *m,
 	const unsigned char *p = data, *v;
 	struct spool_message tmp;
 	const char *reason = NULL;
-	size_t off, len, body, nr = 0, cap = 0;
+	size_t off, len, body, nr = 0, cap = 0, j;
 	uint32_t version;
 	uint64_t a;
 	int type, last = REC_VERSION, k;
@@ -1147,13 +1309,26 @@ spool_parse(const void *data, size_t n, struct spool_message *m,
 			}
 			break;
 		case REC_MESSAGE:
-			if (off + len != body) {
+			/* Only padding may follow the message. */
+			if (off + len != body && (body - (off + len) <
+			    REC_HDR || p[off + len] != REC_PAD)) {
 				reason = "message is not the last record";
 				goto bad;
 			}
 			tmp.msg = (char *)v;
 			tmp.msg_len = len;
 			have_msg = true;
+			break;
+		case REC_PAD:
+			if (off + len != body) {
+				reason = "padding is not the last record";
+				goto bad;
+			}
+			for (j = 0; j < len; j++)
+				if (v[j] != 0) {
+					reason = "padding is not zero";
+					goto bad;
+				}
 			break;
 		default:
 			reason = "unknown record type";
@@ -1289,13 +1464,14 @@ spool_rewrite(struct spool *sp, const struct spool_message *m)
 	size_t lens[1];
 	char name[64];
 	int fd, r;
+	bool overwrite;
 
 	snprintf(name, sizeof(name), "%s.rewrite", m->id);
 	parts[0] = m->msg;
 	lens[0] = m->msg_len;
 	unlinkat(sp->tmp_fd, name, 0);	/* a leftover of a crash */
 	r = write_file(sp, name, false, &m->env, m->flags, m->rcpt_status,
-	    parts, lens, 1, &fd);
+	    parts, lens, 1, &fd, &overwrite);
 	if (r < 0)
 		return r;
 	if (fdatasync(fd) < 0) {
@@ -1527,6 +1703,15 @@ spool_recover(struct spool *sp)
 	pthread_mutex_unlock(&sp->free_lock);
 	if (n > 0)
 		log_info(NULL, "spool recover recycled_files_removed=%zu", n);
+	/* Whatever another program or an earlier life left unwritten is
+	   made durable once: a queue/ file recycled later is written over
+	   without an fdatasync of its own when its size stays. */
+	if (syncfs(sp->dirfd) < 0) {
+		log_err(NULL, "spool recover syncfs dir=%s error=%s "
+		    "(every file gets its own fdatasync)", sp->dir,
+		    strerror(errno));
+		sp->in_place = false;
+	}
 
 	if ((r = spool_scan(sp, &names, &n)) < 0)
 		return r;

@@ -58,6 +58,10 @@ struct spool_entry {
 	char tmp_path[512];
 	int fd;			/* open on the tmp file until published */
 	int error;		/* 0, or why this entry failed */
+	/* Written over a recycled file of the same size and blocks: its
+	   metadata did not change, so writing its data back and one cache
+	   flush for the whole batch make it durable (spool_sync_batch). */
+	bool overwrite;
 };
 
 /* spool_message.flags */
@@ -113,10 +117,12 @@ int spool_write_named(struct spool *sp, const char *id,
     const size_t *lens, size_t nparts, struct spool_entry *e);
 /* spool_sync - fdatasync the entry's file (thread-safe, blocking) */
 int spool_sync(struct spool_entry *e);
-/* spool_sync_batch - spool_sync() every entry, up to 8 at a time on
-   short-lived threads: concurrent fdatasyncs share the file system's
-   journal commits, so a batch costs little more than one.  Entries whose
-   error is already set are left alone; returns the first error. */
+/* spool_sync_batch - make every entry's file durable: entries written
+   over a recycled file of the same shape (e->overwrite) have their data
+   written back together and share one cache flush; the others get an
+   fdatasync each, several at a time on the fan-out pool (concurrent
+   fdatasyncs share the file system's commits).  Entries whose error is
+   already set are left alone; returns the first error. */
 int spool_sync_batch(struct spool_entry *const *e, size_t n);
 /* spool_publish - rename each synced entry (error == 0) into queue/ and
    fsync the directory once; failed entries are removed.  Thread-safe. */
@@ -125,6 +131,9 @@ int spool_publish(struct spool *sp, struct spool_entry *const *e, size_t n);
    directory fsyncs covered them (group commit makes the second smaller) */
 void spool_counters(struct spool *sp, uint64_t *renames,
     uint64_t *dir_syncs);
+/* spool_writes_in_place - may a same-size recycled file skip its own
+   fdatasync here (see docs/SPOOL.md, "Written over in place")? */
+bool spool_writes_in_place(const struct spool *sp);
 /* spool_abort - remove an unpublished entry */
 void spool_abort(struct spool *sp, struct spool_entry *e);
 

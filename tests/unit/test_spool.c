@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -447,6 +448,42 @@ test_corruption(struct spool *sp)
 		    "trailing bytes after END");
 		free(g);
 	}
+	/* The padding: a whole number of blocks, only after the message. */
+	CHECK(n % 4096 == 0, "a small file ends on a whole block");
+	off = find_rec(img, n, 13);	/* PAD */
+	CHECK(off != (size_t)-1 && off + 5 + (size_t)(img[off + 1] << 24 |
+	    img[off + 2] << 16 | img[off + 3] << 8 | img[off + 4]) == n - 9,
+	    "the padding runs up to END");
+	if (off != (size_t)-1 && n - 9 - off - 5 >= 2) {
+		size_t plen = n - 9 - off - 5;
+
+		memcpy(c, img, n);
+		c[off] = 12;	/* a second MESSAGE instead */
+		reseal(c, n);
+		why = NULL;
+		CHECK_INT(spool_parse(c, n, NULL, &why), E_CORRUPT,
+		    "a record after the message that is not padding");
+		CHECK_STR(why, "message is not the last record",
+		    "a second message reason");
+		memcpy(c, img, n);
+		c[off + 1] = (unsigned char)((plen - 1) >> 24);
+		c[off + 2] = (unsigned char)((plen - 1) >> 16);
+		c[off + 3] = (unsigned char)((plen - 1) >> 8);
+		c[off + 4] = (unsigned char)(plen - 1);	/* one byte short */
+		reseal(c, n);
+		why = NULL;
+		CHECK_INT(spool_parse(c, n, NULL, &why), E_CORRUPT,
+		    "padding that stops before END");
+		CHECK_STR(why, "padding is not the last record",
+		    "padding not last reason");
+		memcpy(c, img, n);
+		c[off + 5 + plen / 2] = 1;
+		reseal(c, n);
+		why = NULL;
+		CHECK_INT(spool_parse(c, n, NULL, &why), E_CORRUPT,
+		    "padding that is not zero");
+		CHECK_STR(why, "padding is not zero", "padding not zero reason");
+	}
 	CHECK_INT(spool_parse(img, n, &m, NULL), 0, "parse into message");
 	CHECK_INT(m.env.nrcpts, 2, "parsed rcpts");
 	spool_message_fini(&m);
@@ -872,6 +909,162 @@ test_recycle(struct spool *sp)
 	}
 }
 
+/* write_entry_text - spool_write one message (not yet synced) */
+static int
+write_entry_text(struct spool *sp, const char *text, struct spool_entry *e)
+{
+	struct spool_envelope env = sample_env();
+	const void *parts[1] = { text };
+	size_t lens[1] = { strlen(text) };
+
+	return spool_write(sp, &env, parts, lens, 1, e);
+}
+
+/* retire_new - commit a message and deliver it at once: its file waits
+   in free/; its size */
+static off_t
+retire_new(struct spool *sp, const char *text)
+{
+	struct spool_envelope env = sample_env();
+	char id[32], path[1024], *ids[1];
+	struct stat st;
+
+	if (commit_one(sp, &env, text, id) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/queue/%s", root, id);
+	if (stat(path, &st) < 0)
+		return -1;
+	ids[0] = id;
+	if (spool_remove_batch(sp, ids, 1) < 0)
+		return -1;
+	return st.st_size;
+}
+
+static void
+test_overwrite(struct spool *sp)
+{
+	struct spool_entry e[3], *ep[3] = { &e[0], &e[1], &e[2] };
+	struct spool_message m;
+	struct statfs fs;
+	char path[1024], longtext[6000];
+	bool in_place;
+	size_t i;
+	int fd;
+
+	in_place = spool_writes_in_place(sp);
+	/* Only ext2/3/4 and tmpfs may say yes. */
+	CHECK(statfs(root, &fs) == 0 && (!in_place || fs.f_type == 0xEF53 ||
+	    fs.f_type == 0x01021994), "overwrite: only where blocks stay put");
+	CHECK(spool_recover(sp) >= 0, "overwrite: recover first");
+	{
+		struct spool_envelope env = sample_env();
+		char a[32], b[32], *ids[2] = { a, b };
+		struct stat st;
+
+		CHECK_INT(commit_one(sp, &env, "Subject: a\r\n\r\nfirst\r\n",
+		    a), 0, "overwrite: commit 1");
+		CHECK_INT(commit_one(sp, &env, "Subject: b\r\n\r\nsecond\r\n",
+		    b), 0, "overwrite: commit 2");
+		snprintf(path, sizeof(path), "%s/queue/%s", root, a);
+		CHECK(stat(path, &st) == 0 && st.st_size == 4096,
+		    "overwrite: a small file is one block");
+		CHECK_INT(spool_remove_batch(sp, ids, 2), 0,
+		    "overwrite: deliver both");
+	}
+	CHECK_INT(count_dir(root, "free"), 2, "overwrite: two in free/");
+
+	/* Two messages of the same size class take the two files back and
+	   write over them at their size: no metadata changes, so the batch
+	   needs their data written back and one flush. */
+	CHECK_INT(write_entry_text(sp, "Subject: c\r\n\r\nthird\r\n", &e[0]),
+	    0, "overwrite: write 1");
+	CHECK_INT(write_entry_text(sp, "Subject: d\r\n\r\nfourth\r\n", &e[1]),
+	    0, "overwrite: write 2");
+	CHECK(e[0].overwrite == in_place && e[1].overwrite == in_place,
+	    in_place ? "overwrite: same-size recycled files are written over"
+	    : "overwrite: not on this file system");
+	/* A new file (free/ is empty now) gets its own fdatasync. */
+	CHECK_INT(write_entry_text(sp, "Subject: e\r\n\r\nfifth\r\n", &e[2]),
+	    0, "overwrite: write 3");
+	CHECK(!e[2].overwrite, "overwrite: a new file is not an overwrite");
+	CHECK_INT(spool_sync_batch(ep, 3), 0, "overwrite: mixed batch synced");
+	CHECK_INT(spool_publish(sp, ep, 3), 0, "overwrite: mixed batch published");
+	for (i = 0; i < 3; i++) {
+		static const char *want[] = { "third", "fourth", "fifth" };
+
+		CHECK_INT(spool_load(sp, e[i].id, &m), 0, "overwrite: loads");
+		CHECK(m.msg_len > strlen(want[i]) + 2 && memcmp(m.msg +
+		    m.msg_len - strlen(want[i]) - 2, want[i],
+		    strlen(want[i])) == 0, "overwrite: the new text");
+		spool_message_fini(&m);
+	}
+	/* A batch of overwrites alone (the flush comes from one of them). */
+	{
+		char *ids[2] = { e[0].id, e[1].id };
+
+		CHECK_INT(spool_remove_batch(sp, ids, 2), 0,
+		    "overwrite: deliver two");
+	}
+	CHECK_INT(write_entry_text(sp, "Subject: f\r\n\r\nsixth\r\n", &e[0]),
+	    0, "overwrite: write 4");
+	CHECK_INT(write_entry_text(sp, "Subject: g\r\n\r\nseventh\r\n", &e[1]),
+	    0, "overwrite: write 5");
+	CHECK(e[0].overwrite == in_place && e[1].overwrite == in_place,
+	    "overwrite: both written over");
+	CHECK_INT(spool_sync_batch(ep, 2), 0, "overwrite: batch synced");
+	CHECK_INT(spool_publish(sp, ep, 2), 0, "overwrite: batch published");
+	CHECK_INT(spool_load(sp, e[1].id, &m), 0, "overwrite: loads again");
+	spool_message_fini(&m);
+
+	/* A recycled file of another size is cut or grown: fdatasync. */
+	for (i = 0; i + 1 < sizeof(longtext); i++)
+		longtext[i] = (char)('a' + i % 26);
+	longtext[sizeof(longtext) - 1] = '\0';
+	CHECK_INT(retire_new(sp, longtext), 8192, "overwrite: two blocks");
+	CHECK_INT(write_entry_text(sp, "Subject: h\r\n\r\nshort\r\n", &e[0]),
+	    0, "overwrite: write over a larger file");
+	CHECK(!e[0].overwrite, "overwrite: a size change is not an overwrite");
+	CHECK_INT(spool_sync_batch(ep, 1), 0, "overwrite: synced");
+	CHECK_INT(spool_publish(sp, ep, 1), 0, "overwrite: published");
+	snprintf(path, sizeof(path), "%s/queue/%s", root, e[0].id);
+	{
+		struct stat st;
+
+		CHECK(stat(path, &st) == 0 && st.st_size == 4096,
+		    "overwrite: cut to one block");
+	}
+
+	/* A file in free/ with a hole (a block a write would have to
+	   allocate) is never treated as an overwrite. */
+	CHECK(spool_recover(sp) >= 0, "overwrite: recover empties free/");
+	snprintf(path, sizeof(path), "%s/free/sparse", root);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0 && ftruncate(fd, 4096) == 0, "overwrite: sparse file");
+	if (fd >= 0)
+		close(fd);
+	CHECK_INT(write_entry_text(sp, "Subject: i\r\n\r\nsparse\r\n", &e[0]),
+	    0, "overwrite: write over a sparse file");
+	CHECK_INT(count_dir(root, "free"), 0, "overwrite: the sparse file taken");
+	CHECK(!e[0].overwrite, "overwrite: a file with a hole is not written over");
+	CHECK_INT(spool_sync_batch(ep, 1), 0, "overwrite: sparse synced");
+	CHECK_INT(spool_publish(sp, ep, 1), 0, "overwrite: sparse published");
+	CHECK_INT(spool_load(sp, e[0].id, &m), 0, "overwrite: sparse loads");
+	spool_message_fini(&m);
+
+	/* Leave queue/ and free/ as they were. */
+	{
+		char **ids;
+		size_t n;
+
+		if (spool_scan(sp, &ids, &n) == 0) {
+			CHECK_INT(spool_remove_batch(sp, ids, n), 0,
+			    "overwrite: clean up");
+			spool_ids_free(ids, n);
+		}
+		CHECK(spool_recover(sp) >= 0, "overwrite: recover at the end");
+	}
+}
+
 int
 main(void)
 {
@@ -895,6 +1088,7 @@ main(void)
 		test_concurrent_publish(sp);
 		test_write_named(sp);
 		test_recycle(sp);
+		test_overwrite(sp);
 		test_disk_full(sp);
 		spool_close(sp);
 	}

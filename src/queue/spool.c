@@ -50,7 +50,8 @@ enum rec_type {
 	REC_RSTAT = 11,		/* one byte per RCPT (written by rewrite) */
 	REC_MESSAGE = 12,
 	REC_PAD = 13,		/* zeros: the file to a whole number of blocks */
-	REC_END = 255,		/* u32 CRC-32C of every byte before it */
+	REC_END = 255,		/* u32 CRC-32C of the queue id (version 2) and
+				   every byte before it */
 };
 
 #define REC_HDR 5		/* u8 type + u32 length */
@@ -791,7 +792,7 @@ release(struct spool *sp, char *const *ids, const bool *retired, size_t n)
 /* write_file - create tmp/name exclusively and write the whole image;
    on failure nothing is left in tmp/ */
 static int
-write_file(struct spool *sp, const char *name, bool recycle,
+write_file(struct spool *sp, const char *name, const char *id, bool recycle,
     const struct spool_envelope *env, unsigned flags,
     const unsigned char *status, const void *const *parts,
     const size_t *lens, size_t nparts, int *fdp, bool *overwrite)
@@ -817,7 +818,11 @@ write_file(struct spool *sp, const char *name, bool recycle,
 	buf_init(&head, (size_t)16 << 20);
 	if ((r = build_head(&head, env, flags, status, total)) < 0)
 		goto out;
-	crc = crc32c(0, buf_data(&head), buf_size(&head));
+	/* The checksum covers the queue id the file will be named by, so a
+	   recycled file whose new bytes never reached the disk cannot pass
+	   for a message under its new name. */
+	crc = crc32c(0, id, strlen(id));
+	crc = crc32c(crc, buf_data(&head), buf_size(&head));
 	iov = xcalloc(nparts + 4, sizeof(*iov));
 	iov[0].iov_base = (void *)buf_data(&head);
 	iov[0].iov_len = buf_size(&head);
@@ -894,7 +899,7 @@ write_entry(struct spool *sp, const struct spool_envelope *env,
 	for (tries = 0; tries < 8; tries++) {
 		if (!named)
 			spool_new_id(sp, e->id);
-		r = write_file(sp, e->id, true, env, env->quarantine ?
+		r = write_file(sp, e->id, e->id, true, env, env->quarantine ?
 		    SPOOL_F_QUARANTINE : 0, NULL, parts, lens, nparts,
 		    &e->fd, &e->overwrite);
 		/* The disk is full: recycled files hold space nobody needs;
@@ -1183,14 +1188,14 @@ rec_string(char **dst, const unsigned char *p, size_t n)
 
 /* spool_parse - validate a file image held in memory */
 int
-spool_parse(const void *data, size_t n, struct spool_message *m,
-    const char **why)
+spool_parse(const void *data, size_t n, const char *id,
+    struct spool_message *m, const char **why)
 {
 	const unsigned char *p = data, *v;
 	struct spool_message tmp;
 	const char *reason = NULL;
 	size_t off, len, body, nr = 0, cap = 0, j;
-	uint32_t version;
+	uint32_t version, crc = 0;
 	uint64_t a;
 	int type, last = REC_VERSION, k;
 	bool have_from = false, have_arrival = false, have_msg = false;
@@ -1206,16 +1211,23 @@ spool_parse(const void *data, size_t n, struct spool_message *m,
 		goto bad;
 	}
 	version = get_u32(p + REC_HDR);
-	if (version != SPOOL_VERSION) {
+	if (version != SPOOL_VERSION && version != 1) {
 		reason = "unknown version";
 		goto bad;
+	}
+	if (version == 2) {
+		if (id == NULL) {
+			reason = "no queue id to check";
+			goto bad;
+		}
+		crc = crc32c(0, id, strlen(id));
 	}
 	body = n - END_SIZE;
 	if (p[body] != REC_END || get_u32(p + body + 1) != 4) {
 		reason = "no end record";
 		goto bad;
 	}
-	if (crc32c(0, p, body) != get_u32(p + body + REC_HDR)) {
+	if (crc32c(crc, p, body) != get_u32(p + body + REC_HDR)) {
 		reason = "checksum mismatch";
 		goto bad;
 	}
@@ -1446,7 +1458,7 @@ spool_load(struct spool *sp, const char *id, struct spool_message *m)
 			log_warn(id, "spool corrupt reason=not_a_regular_file");
 		return r;
 	}
-	if ((r = spool_parse(img, n, m, &why)) < 0) {
+	if ((r = spool_parse(img, n, id, m, &why)) < 0) {
 		log_warn(id, "spool corrupt reason=\"%s\" size=%zu", why, n);
 		free(img);
 		return r;
@@ -1470,7 +1482,8 @@ spool_rewrite(struct spool *sp, const struct spool_message *m)
 	parts[0] = m->msg;
 	lens[0] = m->msg_len;
 	unlinkat(sp->tmp_fd, name, 0);	/* a leftover of a crash */
-	r = write_file(sp, name, false, &m->env, m->flags, m->rcpt_status,
+	r = write_file(sp, name, m->id, false, &m->env, m->flags,
+	    m->rcpt_status,
 	    parts, lens, 1, &fd, &overwrite);
 	if (r < 0)
 		return r;

@@ -93,7 +93,7 @@ struct spool_message {
 #define SPOOL_FIELD_MAX	1000	/* RFC 5321 4.5.3.1.6: a text line */
 #define SPOOL_RCPTS_MAX	10000
 #define SPOOL_FILE_MAX	((size_t)1 << 30)
-#define SPOOL_VERSION	1
+#define SPOOL_VERSION	2	/* written; version 1 files are read too */
 
 struct spool;
 
@@ -157,12 +157,14 @@ int spool_quarantine(struct spool *sp, const char *id);
 /* spool_remove_batch - unlink several delivered messages, then fsync
    queue/ once; returns the first error (every id is still tried) */
 int spool_remove_batch(struct spool *sp, char *const *ids, size_t n);
-/* spool_parse - validate a file image held in memory.  With m != NULL
-   the message is filled in (strings allocated; m->msg points into p, so
-   p must outlive m; free with spool_message_fini).  E_CORRUPT if invalid,
-   *why (if given) names the first problem found. */
-int spool_parse(const void *p, size_t n, struct spool_message *m,
-    const char **why);
+/* spool_parse - validate a file image held in memory, read from the file
+   named id (a version 2 file's checksum covers it; NULL: unknown, which
+   only a version 1 file passes).  With m != NULL the message is filled in
+   (strings allocated; m->msg points into p, so p must outlive m; free
+   with spool_message_fini).  E_CORRUPT if invalid, *why (if given) names
+   the first problem found. */
+int spool_parse(const void *p, size_t n, const char *id,
+    struct spool_message *m, const char **why);
 /* spool_id_is_valid - id has the shape spool_new_id() gives */
 bool spool_id_is_valid(const char *id);
 /* spool_id_time - the unix seconds encoded in a valid id, else -1 */

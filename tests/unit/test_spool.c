@@ -96,11 +96,15 @@ write_whole(const char *path, const void *p, size_t n)
 	fclose(f);
 }
 
+/* The queue id of the last sample_image(): a version 2 checksum
+   covers it. */
+static char sample_id[32];
+
 /* reseal - recompute the END checksum of an edited image */
 static void
 reseal(unsigned char *p, size_t n)
 {
-	uint32_t c = crc32c(0, p, n - 9);
+	uint32_t c = crc32c(crc32c(0, sample_id, strlen(sample_id)), p, n - 9);
 
 	p[n - 4] = (unsigned char)(c >> 24);
 	p[n - 3] = (unsigned char)(c >> 16);
@@ -331,6 +335,7 @@ sample_image(struct spool *sp, size_t *n)
 
 	if (commit_one(sp, &env, "Subject: t\r\n\r\nhello\r\n", id) < 0)
 		return NULL;
+	memcpy(sample_id, id, sizeof(sample_id));
 	snprintf(path, sizeof(path), "%s/queue/%s", root, id);
 	img = read_whole(path, n);
 	spool_remove(sp, id);
@@ -366,12 +371,13 @@ test_corruption(struct spool *sp)
 	CHECK(img != NULL && n > 50, "sample image");
 	if (img == NULL)
 		return;
-	CHECK_INT(spool_parse(img, n, NULL, NULL), 0, "sample image is valid");
+	CHECK_INT(spool_parse(img, n, sample_id, NULL, NULL),
+	    0, "sample image is valid");
 	c = xmalloc(n);
 
 	all = 1;
 	for (i = 0; i < n; i++)
-		if (spool_parse(img, i, NULL, NULL) != E_CORRUPT) {
+		if (spool_parse(img, i, sample_id, NULL, NULL) != E_CORRUPT) {
 			printf("truncated at %zu accepted\n", i);
 			all = 0;
 		}
@@ -381,7 +387,7 @@ test_corruption(struct spool *sp)
 	for (i = 0; i < n; i++) {
 		memcpy(c, img, n);
 		c[i] ^= 0x20;
-		if (spool_parse(c, n, NULL, NULL) != E_CORRUPT) {
+		if (spool_parse(c, n, sample_id, NULL, NULL) != E_CORRUPT) {
 			printf("flip at %zu accepted\n", i);
 			all = 0;
 		}
@@ -390,11 +396,39 @@ test_corruption(struct spool *sp)
 
 	/* Edits with a valid checksum: framing and semantics must reject. */
 	memcpy(c, img, n);
-	c[8] = 2;	/* VERSION payload, big-endian u32 at offset 5 */
+	c[8] = 3;	/* VERSION payload, big-endian u32 at offset 5 */
 	reseal(c, n);
 	why = NULL;
-	CHECK_INT(spool_parse(c, n, NULL, &why), E_CORRUPT, "version 2");
-	CHECK_STR(why, "unknown version", "version 2 reason");
+	CHECK_INT(spool_parse(c, n, sample_id, NULL, &why), E_CORRUPT,
+	    "version 3");
+	CHECK_STR(why, "unknown version", "version 3 reason");
+
+	/* Version 2 binds the checksum to the file's name: the same bytes
+	   under another queue id are not a message (a recycled file whose
+	   new bytes were lost must not pass for the new message). */
+	why = NULL;
+	CHECK_INT(spool_parse(img, n, "1LGNI0FMAEE00FJH", NULL, &why),
+	    E_CORRUPT, "a file under another name");
+	CHECK_STR(why, "checksum mismatch", "another name reason");
+	why = NULL;
+	CHECK_INT(spool_parse(img, n, NULL, NULL, &why), E_CORRUPT,
+	    "version 2 without a name");
+	CHECK_STR(why, "no queue id to check", "no name reason");
+	/* Version 1 (no name in the checksum) is still read. */
+	memcpy(c, img, n);
+	c[8] = 1;
+	{
+		uint32_t v1 = crc32c(0, c, n - 9);
+
+		c[n - 4] = (unsigned char)(v1 >> 24);
+		c[n - 3] = (unsigned char)(v1 >> 16);
+		c[n - 2] = (unsigned char)(v1 >> 8);
+		c[n - 1] = (unsigned char)v1;
+	}
+	CHECK_INT(spool_parse(c, n, NULL, NULL, NULL), 0,
+	    "a version 1 file is read");
+	CHECK_INT(spool_parse(c, n, "1LGNI0FMAEE00FJH", NULL, NULL), 0,
+	    "a version 1 file under any name");
 
 	memcpy(c, img, n);
 	off = find_rec(c, n, 2);	/* FROM */
@@ -404,39 +438,44 @@ test_corruption(struct spool *sp)
 	c[off + 4] = 0xf0;
 	reseal(c, n);
 	why = NULL;
-	CHECK_INT(spool_parse(c, n, NULL, &why), E_CORRUPT, "huge length");
+	CHECK_INT(spool_parse(c, n, sample_id, NULL, &why),
+	    E_CORRUPT, "huge length");
 	CHECK_STR(why, "record length past the end", "huge length reason");
 
 	memcpy(c, img, n);
 	off = find_rec(c, n, 2);
 	c[off + 5] = '\n';	/* an LF inside MAIL FROM */
 	reseal(c, n);
-	CHECK_INT(spool_parse(c, n, NULL, NULL), E_CORRUPT, "LF in from");
+	CHECK_INT(spool_parse(c, n, sample_id, NULL, NULL),
+	    E_CORRUPT, "LF in from");
 	c[off + 5] = '\0';
 	reseal(c, n);
-	CHECK_INT(spool_parse(c, n, NULL, NULL), E_CORRUPT, "NUL in from");
+	CHECK_INT(spool_parse(c, n, sample_id, NULL, NULL),
+	    E_CORRUPT, "NUL in from");
 	c[off + 5] = '\r';
 	reseal(c, n);
-	CHECK_INT(spool_parse(c, n, NULL, NULL), E_CORRUPT, "CR in from");
+	CHECK_INT(spool_parse(c, n, sample_id, NULL, NULL),
+	    E_CORRUPT, "CR in from");
 
 	memcpy(c, img, n);
 	off = find_rec(c, n, 4);	/* HELO */
 	c[off] = 99;
 	reseal(c, n);
-	CHECK_INT(spool_parse(c, n, NULL, NULL), E_CORRUPT,
+	CHECK_INT(spool_parse(c, n, sample_id, NULL, NULL), E_CORRUPT,
 	    "unknown record type");
 
 	memcpy(c, img, n);
 	off = find_rec(c, n, 4);
 	c[off] = 2;	/* a second FROM after the RCPTs */
 	reseal(c, n);
-	CHECK_INT(spool_parse(c, n, NULL, NULL), E_CORRUPT,
+	CHECK_INT(spool_parse(c, n, sample_id, NULL, NULL), E_CORRUPT,
 	    "record out of order");
 
 	memcpy(c, img, n);
 	c[n - 9] = 254;	/* END's type */
 	reseal(c, n);
-	CHECK_INT(spool_parse(c, n, NULL, NULL), E_CORRUPT, "no END record");
+	CHECK_INT(spool_parse(c, n, sample_id, NULL, NULL),
+	    E_CORRUPT, "no END record");
 
 	/* A valid file followed by garbage is not a message either. */
 	{
@@ -444,7 +483,8 @@ test_corruption(struct spool *sp)
 
 		memcpy(g, img, n);
 		memcpy(g + n, "xyz", 3);
-		CHECK_INT(spool_parse(g, n + 3, NULL, NULL), E_CORRUPT,
+		CHECK_INT(spool_parse(g, n + 3, sample_id, NULL, NULL),
+		    E_CORRUPT,
 		    "trailing bytes after END");
 		free(g);
 	}
@@ -461,7 +501,7 @@ test_corruption(struct spool *sp)
 		c[off] = 12;	/* a second MESSAGE instead */
 		reseal(c, n);
 		why = NULL;
-		CHECK_INT(spool_parse(c, n, NULL, &why), E_CORRUPT,
+		CHECK_INT(spool_parse(c, n, sample_id, NULL, &why), E_CORRUPT,
 		    "a record after the message that is not padding");
 		CHECK_STR(why, "message is not the last record",
 		    "a second message reason");
@@ -469,10 +509,11 @@ test_corruption(struct spool *sp)
 		c[off + 1] = (unsigned char)((plen - 1) >> 24);
 		c[off + 2] = (unsigned char)((plen - 1) >> 16);
 		c[off + 3] = (unsigned char)((plen - 1) >> 8);
-		c[off + 4] = (unsigned char)(plen - 1);	/* one byte short */
+		/* one byte short of END */
+		c[off + 4] = (unsigned char)(plen - 1);
 		reseal(c, n);
 		why = NULL;
-		CHECK_INT(spool_parse(c, n, NULL, &why), E_CORRUPT,
+		CHECK_INT(spool_parse(c, n, sample_id, NULL, &why), E_CORRUPT,
 		    "padding that stops before END");
 		CHECK_STR(why, "padding is not the last record",
 		    "padding not last reason");
@@ -480,11 +521,13 @@ test_corruption(struct spool *sp)
 		c[off + 5 + plen / 2] = 1;
 		reseal(c, n);
 		why = NULL;
-		CHECK_INT(spool_parse(c, n, NULL, &why), E_CORRUPT,
+		CHECK_INT(spool_parse(c, n, sample_id, NULL, &why), E_CORRUPT,
 		    "padding that is not zero");
-		CHECK_STR(why, "padding is not zero", "padding not zero reason");
+		CHECK_STR(why, "padding is not zero",
+		    "padding not zero reason");
 	}
-	CHECK_INT(spool_parse(img, n, &m, NULL), 0, "parse into message");
+	CHECK_INT(spool_parse(img, n, sample_id, &m, NULL),
+	    0, "parse into message");
 	CHECK_INT(m.env.nrcpts, 2, "parsed rcpts");
 	spool_message_fini(&m);
 	free(c);
@@ -988,7 +1031,8 @@ test_overwrite(struct spool *sp)
 	    0, "overwrite: write 3");
 	CHECK(!e[2].overwrite, "overwrite: a new file is not an overwrite");
 	CHECK_INT(spool_sync_batch(ep, 3), 0, "overwrite: mixed batch synced");
-	CHECK_INT(spool_publish(sp, ep, 3), 0, "overwrite: mixed batch published");
+	CHECK_INT(spool_publish(sp, ep, 3), 0,
+	    "overwrite: mixed batch published");
 	for (i = 0; i < 3; i++) {
 		static const char *want[] = { "third", "fourth", "fifth" };
 
@@ -1044,8 +1088,10 @@ test_overwrite(struct spool *sp)
 		close(fd);
 	CHECK_INT(write_entry_text(sp, "Subject: i\r\n\r\nsparse\r\n", &e[0]),
 	    0, "overwrite: write over a sparse file");
-	CHECK_INT(count_dir(root, "free"), 0, "overwrite: the sparse file taken");
-	CHECK(!e[0].overwrite, "overwrite: a file with a hole is not written over");
+	CHECK_INT(count_dir(root, "free"), 0,
+	    "overwrite: the sparse file taken");
+	CHECK(!e[0].overwrite,
+	    "overwrite: a file with a hole is not written over");
 	CHECK_INT(spool_sync_batch(ep, 1), 0, "overwrite: sparse synced");
 	CHECK_INT(spool_publish(sp, ep, 1), 0, "overwrite: sparse published");
 	CHECK_INT(spool_load(sp, e[0].id, &m), 0, "overwrite: sparse loads");

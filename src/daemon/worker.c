@@ -204,8 +204,9 @@ record_dmarc(struct worker *w, struct job *list)
 
 /* commit_batch - make a batch durable: every new file gets its own
    fdatasync (run concurrently, so they share journal commits) and the
-   files written over in place share one flush (spool_sync_batch), then
-   the renames share one fsync of the queue directory (group commit) */
+   files written over in place are written back (spool_sync_batch), then
+   the renames share one fsync of the queue directory (group commit),
+   whose cache flush makes the latter durable too */
 static void
 commit_batch(struct worker *w, struct spool_entry **commits, size_t n)
 {

@@ -4,7 +4,7 @@
  * docs/SPOOL.md is the reference for the file format and for why the commit
  * protocol is durable.  In short: a file is written whole into tmp/ with
  * one writev, fdatasync'ed on its own (or, written over a recycled file
- * of the same size, written back and covered by one flush per batch),
+ * of the same size, written back and flushed by the directory fsync),
  * renamed into queue/, and the directory queue/ is fsync'ed once for
  * every rename that happened before the fsync started (threads
  * publishing at the same time share it).
@@ -1005,7 +1005,7 @@ writeback(struct spool_entry *e, bool start)
 int
 spool_sync_batch(struct spool_entry *const *e, size_t n)
 {
-	struct spool_entry *slow[256], *first = NULL;
+	struct spool_entry *slow[256];
 	size_t k, nslow = 0, done;
 	int r = 0;
 
@@ -1015,17 +1015,19 @@ spool_sync_batch(struct spool_entry *const *e, size_t n)
 	/* Entries written over a recycled file of the same size: their
 	   size and block map are already durable (the file got an
 	   fdatasync when they last changed), so the data alone is missing.
-	   Start every write, then wait for each; one cache flush after
-	   that makes all of them durable. */
+	   Start every write, then wait until each has completed at the
+	   device.  The cache flush that makes them durable is the one the
+	   directory fsync of spool_publish() sends, which starts after
+	   these writes completed; until it has finished nothing is
+	   acknowledged, and should the name reach the disk without the new
+	   bytes, the old bytes fail the checksum under the new name
+	   (docs/SPOOL.md, "Written over in place"). */
 	for (k = 0; k < n; k++)
 		if (e[k]->error == 0 && e[k]->overwrite && e[k]->fd >= 0)
 			writeback(e[k], true);
 	for (k = 0; k < n; k++)
-		if (e[k]->error == 0 && e[k]->overwrite && e[k]->fd >= 0) {
+		if (e[k]->error == 0 && e[k]->overwrite && e[k]->fd >= 0)
 			writeback(e[k], false);
-			if (e[k]->error == 0 && first == NULL)
-				first = e[k];
-		}
 	/* The others get an fdatasync each, concurrently (they share the
 	   file system's commits). */
 	for (done = 0; done < n; done += k) {
@@ -1033,19 +1035,6 @@ spool_sync_batch(struct spool_entry *const *e, size_t n)
 			if (e[done + k]->error == 0 && !e[done + k]->overwrite)
 				slow[nslow++] = e[done + k];
 		fanout_run(sync_one, (void *)slow, nslow);
-	}
-	/* The flush: an fdatasync of one of the files written over, after
-	   every write above completed.  Its own transaction is long
-	   committed, so the file system sends a cache flush of its own
-	   (ext4: always without a journal; with one, unless a commit still
-	   to come will), which covers every completed write.  Another
-	   entry's fdatasync is not relied on: with fast commits it may
-	   wait for a flush that left before these writes finished. */
-	if (first != NULL && spool_sync(first) < 0) {
-		/* Without the flush none of them is known to be durable. */
-		for (k = 0; k < n; k++)
-			if (e[k]->error == 0 && e[k]->overwrite)
-				e[k]->error = first->error;
 	}
 	for (k = 0; k < n; k++)
 		if (e[k]->error != 0 && r == 0)

@@ -117,12 +117,14 @@ int spool_write_named(struct spool *sp, const char *id,
     const size_t *lens, size_t nparts, struct spool_entry *e);
 /* spool_sync - fdatasync the entry's file (thread-safe, blocking) */
 int spool_sync(struct spool_entry *e);
-/* spool_sync_batch - make every entry's file durable: entries written
-   over a recycled file of the same shape (e->overwrite) have their data
-   written back together and share one cache flush; the others get an
-   fdatasync each, several at a time on the fan-out pool (concurrent
-   fdatasyncs share the file system's commits).  Entries whose error is
-   already set are left alone; returns the first error. */
+/* spool_sync_batch - make every entry's file ready to publish: the
+   others get an fdatasync each, several at a time on the fan-out pool
+   (concurrent fdatasyncs share the file system's commits); entries
+   written over a recycled file of the same shape (e->overwrite) have
+   their data written back and waited for, and become durable with the
+   cache flush of spool_publish()'s directory fsync, which must follow.
+   Entries whose error is already set are left alone; returns the first
+   error. */
 int spool_sync_batch(struct spool_entry *const *e, size_t n);
 /* spool_publish - rename each synced entry (error == 0) into queue/ and
    fsync the directory once; failed entries are removed.  Thread-safe. */

@@ -1018,7 +1018,8 @@ test_overwrite(struct spool *sp)
 
 	/* Two messages of the same size class take the two files back and
 	   write over them at their size: no metadata changes, so the batch
-	   needs their data written back and one flush. */
+	   needs their data written back, and the directory fsync of the
+	   publish to flush it. */
 	CHECK_INT(write_entry_text(sp, "Subject: c\r\n\r\nthird\r\n", &e[0]),
 	    0, "overwrite: write 1");
 	CHECK_INT(write_entry_text(sp, "Subject: d\r\n\r\nfourth\r\n", &e[1]),
@@ -1042,7 +1043,7 @@ test_overwrite(struct spool *sp)
 		    strlen(want[i])) == 0, "overwrite: the new text");
 		spool_message_fini(&m);
 	}
-	/* A batch of overwrites alone (the flush comes from one of them). */
+	/* A batch of overwrites alone. */
 	{
 		char *ids[2] = { e[0].id, e[1].id };
 

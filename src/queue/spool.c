@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/fs.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -82,6 +83,17 @@ struct spool {
 	   same size needs no metadata written to be durable, only its data
 	   and a flush (writes_in_place()). */
 	bool in_place;
+	/* ... and the directory fsync's cache flush covers the data device
+	   (ext2/3/4 with no journal, tmpfs); with a journal, whose flush may
+	   go to another device, written-over files get one fdatasync per
+	   batch for the flush (spool_sync_batch). */
+	bool dir_flushes;
+	/* Every fsync of queue/, in every process, holds an exclusive flock
+	   on a descriptor of queue/ this process opened itself (descriptors
+	   inherited across fork share one lock); see queue_fsync(). */
+	int lock_fd;
+	pid_t lock_pid;
+	pthread_mutex_t fsync_lock;	/* the same between threads */
 
 	/* Recycled files (free/): names read from the directory, claimed
 	   one by one by rename; see free_claim(). */
@@ -205,6 +217,37 @@ journals_data(dev_t dev)
 	return !found || journal;
 }
 
+/* has_journal - does the ext4 file system of dev keep a journal?  Its
+   options in /proc/fs/ext4/NAME/options name a data= mode only when it
+   has one; unknown counts as yes. */
+static bool
+has_journal(dev_t dev)
+{
+	char path[256], line[256], name[64] = "";
+	bool journal = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/uevent", major(dev),
+	    minor(dev));
+	if ((f = fopen(path, "re")) == NULL)
+		return true;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "DEVNAME=", 8) == 0)
+			snprintf(name, sizeof(name), "%.*s",
+			    (int)strcspn(line + 8, "\n"), line + 8);
+	fclose(f);
+	if (name[0] == '\0' || strchr(name, '/') != NULL)
+		return true;
+	snprintf(path, sizeof(path), "/proc/fs/ext4/%s/options", name);
+	if ((f = fopen(path, "re")) == NULL)
+		return true;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "data=", 5) == 0)
+			journal = true;
+	fclose(f);
+	return journal;
+}
+
 /* writes_in_place - does the file system under the spool write over a
    file's existing blocks in place, so that a same-size overwrite changes
    no metadata?  ext2/3/4 do, with no journal or with data=ordered or
@@ -213,22 +256,28 @@ journals_data(dev_t dev)
    anyway.  Copy-on-write file systems (btrfs, ZFS) move the blocks, and
    for anything unknown the answer is no: every file gets an fdatasync. */
 static bool
-writes_in_place(int dirfd, int tmp_fd)
+writes_in_place(int dirfd, int tmp_fd, bool *dir_flushes)
 {
 	struct statfs fs;
 	struct stat st;
 	int flags = 0;
 
+	*dir_flushes = false;
 	if (fstatfs(dirfd, &fs) < 0 || fstat(dirfd, &st) < 0)
 		return false;
-	if (fs.f_type == 0x01021994)		/* TMPFS_MAGIC */
+	if (fs.f_type == 0x01021994) {		/* TMPFS_MAGIC */
+		*dir_flushes = true;
 		return true;
+	}
 	if (fs.f_type != 0xEF53)		/* EXT2/3/4_SUPER_MAGIC */
 		return false;
 	if (ioctl(tmp_fd, FS_IOC_GETFLAGS, &flags) == 0 &&
 	    (flags & FS_JOURNAL_DATA_FL))
 		return false;
-	return !journals_data(st.st_dev);
+	if (journals_data(st.st_dev))
+		return false;
+	*dir_flushes = !has_journal(st.st_dev);
+	return true;
 }
 
 /* spool_open - open (creating if needed) the spool at dir */
@@ -244,10 +293,11 @@ spool_open(struct spool **out, const char *dir)
 	sp = xcalloc(1, sizeof(*sp));
 	sp->dir = xstrdup(dir);
 	sp->dirfd = sp->tmp_fd = sp->queue_fd = sp->corrupt_fd = -1;
-	sp->free_fd = -1;
+	sp->free_fd = sp->lock_fd = -1;
 	sp->free_est = FREE_MAX;	/* unknown: the first free_room counts */
 	pthread_mutex_init(&sp->lock, NULL);
 	pthread_mutex_init(&sp->free_lock, NULL);
+	pthread_mutex_init(&sp->fsync_lock, NULL);
 	pthread_cond_init(&sp->cond, NULL);
 	if (mkdir(dir, 0700) == 0) {
 		/* A new spool directory: its entry in the parent must be
@@ -275,7 +325,8 @@ spool_open(struct spool **out, const char *dir)
 		r = errno_to_err(errno);
 		goto out;
 	}
-	sp->in_place = writes_in_place(sp->dirfd, sp->tmp_fd);
+	sp->in_place = writes_in_place(sp->dirfd, sp->tmp_fd,
+	    &sp->dir_flushes);
 	*out = sp;
 	return 0;
 out:
@@ -299,6 +350,9 @@ spool_close(struct spool *sp)
 		close(sp->corrupt_fd);
 	if (sp->free_fd >= 0)
 		close(sp->free_fd);
+	if (sp->lock_fd >= 0)
+		close(sp->lock_fd);
+	pthread_mutex_destroy(&sp->fsync_lock);
 	pthread_mutex_destroy(&sp->lock);
 	pthread_mutex_destroy(&sp->free_lock);
 	free(sp->free_names);
@@ -613,7 +667,7 @@ free_read(struct spool *sp)
 
 /* free_claim - move a recycled file from free/ to tmp/name and open it
    for writing; its descriptor (*oldsize its size, *whole whether it has
-   no hole), or -1 when free/ had none to give */
+   no hole and holds a version 2 image), or -1 when free/ had none */
 static int
 free_claim(struct spool *sp, const char *name, off_t *oldsize,
     bool *whole)
@@ -638,15 +692,23 @@ free_claim(struct spool *sp, const char *name, off_t *oldsize,
 				continue;	/* another process had it */
 			break;
 		}
-		fd = openat(sp->tmp_fd, name, O_WRONLY | O_CLOEXEC |
+		fd = openat(sp->tmp_fd, name, O_RDWR | O_CLOEXEC |
 		    O_NOFOLLOW | O_NONBLOCK);
 		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 		    st.st_nlink == 1) {
+			unsigned char v[REC_HDR + 4];
+
 			*oldsize = st.st_size;
 			/* No hole before the end (an unwritten extent counts
-			   as one): a write would have to allocate there. */
+			   as one): a write would have to allocate there.  And
+			   a version 2 image (its checksum names its file):
+			   an older one would still pass under a new name if
+			   the new bytes never reached the disk. */
 			*whole = st.st_size > 0 &&
-			    lseek(fd, 0, SEEK_HOLE) == st.st_size;
+			    lseek(fd, 0, SEEK_HOLE) == st.st_size &&
+			    pread(fd, v, sizeof(v), 0) == (ssize_t)sizeof(v) &&
+			    v[0] == REC_VERSION && get_u32(v + 1) == 4 &&
+			    get_u32(v + REC_HDR) >= 2;
 			if (lseek(fd, 0, SEEK_SET) == 0)
 				break;
 			/* cannot happen on a regular file; do not write
@@ -902,6 +964,7 @@ write_entry(struct spool *sp, const struct spool_envelope *env,
 		r = write_file(sp, e->id, e->id, true, env, env->quarantine ?
 		    SPOOL_F_QUARANTINE : 0, NULL, parts, lens, nparts,
 		    &e->fd, &e->overwrite);
+		e->dir_flushes = sp->dir_flushes;
 		/* The disk is full: recycled files hold space nobody needs;
 		   give it back once and try again. */
 		if (r == E_NOSPACE && !trimmed) {
@@ -1005,7 +1068,7 @@ writeback(struct spool_entry *e, bool start)
 int
 spool_sync_batch(struct spool_entry *const *e, size_t n)
 {
-	struct spool_entry *slow[256];
+	struct spool_entry *slow[256], *first = NULL;
 	size_t k, nslow = 0, done;
 	int r = 0;
 
@@ -1026,8 +1089,11 @@ spool_sync_batch(struct spool_entry *const *e, size_t n)
 		if (e[k]->error == 0 && e[k]->overwrite && e[k]->fd >= 0)
 			writeback(e[k], true);
 	for (k = 0; k < n; k++)
-		if (e[k]->error == 0 && e[k]->overwrite && e[k]->fd >= 0)
+		if (e[k]->error == 0 && e[k]->overwrite && e[k]->fd >= 0) {
 			writeback(e[k], false);
+			if (e[k]->error == 0 && first == NULL)
+				first = e[k];
+		}
 	/* The others get an fdatasync each, concurrently (they share the
 	   file system's commits). */
 	for (done = 0; done < n; done += k) {
@@ -1036,9 +1102,53 @@ spool_sync_batch(struct spool_entry *const *e, size_t n)
 				slow[nslow++] = e[done + k];
 		fanout_run(sync_one, (void *)slow, nslow);
 	}
+	/* With a journal, the directory fsync's flush goes where the
+	   journal is, which may be another device: then an fdatasync of one
+	   written-over file, after all their writes completed, sends a flush
+	   to the data device (its own changes are long committed). */
+	if (first != NULL && !first->dir_flushes && spool_sync(first) < 0) {
+		for (k = 0; k < n; k++)
+			if (e[k]->error == 0 && e[k]->overwrite)
+				e[k]->error = first->error;
+	}
 	for (k = 0; k < n; k++)
 		if (e[k]->error != 0 && r == 0)
 			r = e[k]->error;
+	return r;
+}
+
+/* queue_fsync - fsync queue/, one at a time across every process and
+   thread of the spool.  Without a journal, ext4 writes a directory's
+   dirty blocks from a list kept with the directory: an fsync that finds
+   the list empty because a concurrent fsync (another process) has just
+   taken the block off it returns without waiting for that block's
+   write, and a rename it was asked to make durable may not be yet.
+   Taking turns closes that window: the lock is an flock on a descriptor
+   of queue/ that this process opened itself (descriptors inherited
+   across fork share one open file, and with it one lock). */
+static int
+queue_fsync(struct spool *sp)
+{
+	pid_t me = getpid();
+	int r, e;
+
+	pthread_mutex_lock(&sp->fsync_lock);
+	if (sp->lock_pid != me) {
+		if (sp->lock_fd >= 0)
+			close(sp->lock_fd);	/* the parent's, shared */
+		sp->lock_fd = openat(sp->dirfd, "queue", O_RDONLY |
+		    O_DIRECTORY | O_CLOEXEC);
+		sp->lock_pid = me;
+	}
+	while (sp->lock_fd >= 0 && flock(sp->lock_fd, LOCK_EX) < 0 &&
+	    errno == EINTR)
+		;
+	r = fsync(sp->queue_fd);
+	e = errno;
+	if (sp->lock_fd >= 0)
+		flock(sp->lock_fd, LOCK_UN);
+	pthread_mutex_unlock(&sp->fsync_lock);
+	errno = e;
 	return r;
 }
 
@@ -1059,7 +1169,7 @@ sync_queue_dir(struct spool *sp, uint64_t target, uint64_t round0)
 		sp->syncing = true;
 		cover = sp->renamed;
 		pthread_mutex_unlock(&sp->lock);
-		fr = fsync(sp->queue_fd);
+		fr = queue_fsync(sp);
 		pthread_mutex_lock(&sp->lock);
 		sp->syncing = false;
 		sp->rounds++;
@@ -1204,7 +1314,7 @@ spool_parse(const void *data, size_t n, const char *id,
 		reason = "unknown version";
 		goto bad;
 	}
-	if (version == 2) {
+	if (version >= 2) {
 		if (id == NULL) {
 			reason = "no queue id to check";
 			goto bad;
@@ -1488,7 +1598,7 @@ spool_rewrite(struct spool *sp, const struct spool_message *m)
 		r = errno_to_err(errno);
 		goto fail;
 	}
-	if (fsync(sp->queue_fd) < 0)
+	if (queue_fsync(sp) < 0)
 		return errno_to_err(errno);
 	return 0;
 fail:
@@ -1518,7 +1628,7 @@ spool_remove_batch(struct spool *sp, char *const *ids, size_t n)
 				r = E_IO;
 		}
 	}
-	if (n > 0 && fsync(sp->queue_fd) < 0 && r == 0)
+	if (n > 0 && queue_fsync(sp) < 0 && r == 0)
 		r = E_IO;
 	/* Only a file whose name is durably gone from queue/ may be written
 	   over: a crash must not leave queue/ naming a reused file.  If the
@@ -1573,7 +1683,7 @@ spool_quarantine(struct spool *sp, const char *id)
 		return r;
 	}
 	log_warn(id, "spool quarantined to=%s/corrupt/", sp->dir);
-	if (fsync(sp->corrupt_fd) < 0 || fsync(sp->queue_fd) < 0)
+	if (fsync(sp->corrupt_fd) < 0 || queue_fsync(sp) < 0)
 		return E_IO;
 	return 0;
 }

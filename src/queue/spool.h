@@ -62,6 +62,9 @@ struct spool_entry {
 	   metadata did not change, so writing its data back and one cache
 	   flush for the whole batch make it durable (spool_sync_batch). */
 	bool overwrite;
+	/* ... and the directory fsync of the publish is its flush (no
+	   journal); otherwise spool_sync_batch() sends one of its own */
+	bool dir_flushes;
 };
 
 /* spool_message.flags */

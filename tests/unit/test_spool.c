@@ -952,6 +952,19 @@ test_recycle(struct spool *sp)
 	}
 }
 
+/* fsync_path - make a file the test wrote durable (a written-over
+   file's size must be, as smtpsd's own files' are) */
+static void
+fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
 /* write_entry_text - spool_write one message (not yet synced) */
 static int
 write_entry_text(struct spool *sp, const char *text, struct spool_entry *e)
@@ -1097,6 +1110,64 @@ test_overwrite(struct spool *sp)
 	CHECK_INT(spool_publish(sp, ep, 1), 0, "overwrite: sparse published");
 	CHECK_INT(spool_load(sp, e[0].id, &m), 0, "overwrite: sparse loads");
 	spool_message_fini(&m);
+
+	/* An older message's image under a new name (what a crash could
+	   leave if a name reached the disk before the bytes written over
+	   the file): its checksum names the old id, so recovery
+	   quarantines it rather than delivering the old message again. */
+	{
+		struct spool_envelope env = sample_env();
+		char oldid[32], newid[32], from[1024], to[1024];
+		unsigned char *img;
+		size_t n;
+		int q;
+
+		CHECK_INT(commit_one(sp, &env, "Subject: old\r\n\r\nold\r\n",
+		    oldid), 0, "overwrite: an older message");
+		spool_new_id(sp, newid);
+		snprintf(from, sizeof(from), "%s/queue/%s", root, oldid);
+		snprintf(to, sizeof(to), "%s/queue/%s", root, newid);
+		img = read_whole(from, &n);
+		CHECK(img != NULL, "overwrite: read the older image");
+		if (img != NULL)
+			write_whole(to, img, n);
+		CHECK_INT(spool_load(sp, newid, &m), E_CORRUPT,
+		    "overwrite: an old image under a new name is not a message");
+		q = count_dir(root, "corrupt");
+		CHECK(spool_recover(sp) >= 1, "overwrite: recovery quarantines");
+		CHECK_INT(count_dir(root, "corrupt"), q + 1,
+		    "overwrite: the renamed image is in corrupt/");
+		CHECK_INT(spool_load(sp, oldid, &m), 0,
+		    "overwrite: the original still loads");
+		spool_message_fini(&m);
+
+		/* A version 1 image in free/ is never written over in place:
+		   its checksum does not name its file. */
+		if (img != NULL) {
+			uint32_t c;
+
+			img[8] = 1;
+			c = crc32c(0, img, n - 9);
+			img[n - 4] = (unsigned char)(c >> 24);
+			img[n - 3] = (unsigned char)(c >> 16);
+			img[n - 2] = (unsigned char)(c >> 8);
+			img[n - 1] = (unsigned char)c;
+			snprintf(to, sizeof(to), "%s/free/v1file", root);
+			write_whole(to, img, n);
+			fsync_path(to);
+			free(img);
+		}
+		CHECK_INT(write_entry_text(sp, "Subject: j\r\n\r\nafter v1\r\n",
+		    &e[0]), 0, "overwrite: write over a version 1 file");
+		CHECK_INT(count_dir(root, "free"), 0,
+		    "overwrite: the version 1 file taken");
+		CHECK(!e[0].overwrite,
+		    "overwrite: a version 1 file is not written over in place");
+		CHECK_INT(spool_sync_batch(ep, 1), 0, "overwrite: v1 synced");
+		CHECK_INT(spool_publish(sp, ep, 1), 0, "overwrite: v1 published");
+		CHECK_INT(spool_load(sp, e[0].id, &m), 0, "overwrite: v1 loads");
+		spool_message_fini(&m);
+	}
 
 	/* Leave queue/ and free/ as they were. */
 	{

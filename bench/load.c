@@ -145,8 +145,7 @@ struct session {
 	SSL_SESSION *saved;
 	gnutls_session_t gs;	/* GnuTLS */
 	gnutls_datum_t gsaved;
-	bool tls;		/* either of them is set up */
-	bool tls_done;		/* ... and its handshake finished */
+	bool tls_done;		/* the handshake finished */
 	unsigned char *rbuf;	/* GnuTLS read-ahead (not with --idle) */
 	size_t rlen, roff;
 	enum phase phase;
@@ -453,8 +452,25 @@ tls_start(struct session *s)
 			gnutls_session_set_data(s->gs, s->gsaved.data,
 			    s->gsaved.size);
 	}
-	s->tls = true;
 	return 0;
+}
+
+/* tls_on - is either library's TLS set up on the session? */
+static bool
+tls_on(const struct session *s)
+{
+	return s->ssl != NULL || s->gs != NULL;
+}
+
+/* tls_retry - should a GnuTLS call that returned r be made again at
+   once?  It may say "again" after a record it handled itself (a session
+   ticket) with more already in our buffer; waiting for the socket then
+   would wait for a wake-up that never comes. */
+static bool
+tls_retry(const struct session *s, int r)
+{
+	return (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) &&
+	    s->rbuf != NULL && s->roff < s->rlen;
 }
 
 /* tls_want - what a GnuTLS call that returned r waits for */
@@ -490,8 +506,7 @@ tls_handshake(struct session *s)
 	}
 	do
 		r = gnutls_handshake(s->gs);
-	while ((r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) &&
-	    s->rbuf != NULL && s->roff < s->rlen);
+	while (tls_retry(s, r));
 	if (r == 0)
 		s->tls_done = true;
 	return r == 0 ? TLS_DONE : tls_want(s, r);
@@ -542,13 +557,9 @@ tls_read(struct session *s, char *p, size_t n, int *want)
 			*want = tls_ossl_want(s, (int)r);
 		return r;
 	}
-	/* GnuTLS may return "again" after a record it handled itself (a
-	   session ticket) with more already in our buffer: go on reading
-	   then, or the rest would wait for a wake-up that never comes. */
 	do
 		r = gnutls_record_recv(s->gs, p, n);
-	while ((r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) &&
-	    s->rbuf != NULL && s->roff < s->rlen);
+	while (tls_retry(s, (int)r));
 	if (r < 0) {
 		*want = tls_want(s, (int)r);
 		return 0;
@@ -590,7 +601,7 @@ tls_close(struct session *s)
 		gnutls_deinit(s->gs);
 		s->gs = NULL;
 	}
-	s->tls = s->tls_done = false;
+	s->tls_done = false;
 }
 
 /* session_close - drop the connection, keeping the TLS session if asked */
@@ -994,7 +1005,7 @@ do_io(struct session *s)
 	if (s->outoff < s->outlen) {
 		size_t left = s->outlen - s->outoff;
 
-		if (s->tls) {
+		if (tls_on(s)) {
 			r = tls_write(s, s->out + s->outoff, left, &e);
 			if (r <= 0) {
 				if (e == TLS_WANT_WRITE) {
@@ -1026,7 +1037,7 @@ do_io(struct session *s)
 		}
 		return 1;
 	}
-	if (s->tls) {
+	if (tls_on(s)) {
 		r = tls_read(s, s->in + s->inlen, sizeof(s->in) - s->inlen, &e);
 		if (r <= 0) {
 			if (e == TLS_WANT_READ) {

@@ -210,7 +210,7 @@ record_dmarc(struct worker *w, struct job *list)
 static void
 commit_batch(struct worker *w, struct spool_entry **commits, size_t n)
 {
-	spool_sync_batch(commits, n);
+	spool_sync_batch(w->d->spool, commits, n);
 	spool_publish(w->d->spool, commits, n);
 }
 

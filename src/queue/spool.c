@@ -193,59 +193,35 @@ sync_parent(const char *path)
 	return r;
 }
 
-/* journals_data - is the file system of st_dev mounted data=journal?
-   (its super options in /proc/self/mountinfo; unknown counts as yes) */
-static bool
-journals_data(dev_t dev)
+/* ext4_data_mode - how the ext4 file system of dev keeps data, from its
+   options in /proc/fs/ext4/NAME/options (which name a data= mode only
+   when it has a journal): 'n' no journal, 'j' data=journal, 'o' ordered
+   or writeback, '?' unknown */
+static char
+ext4_data_mode(dev_t dev)
 {
-	char line[4096], want[32], *dash;
-	bool found = false, journal = true;
-	FILE *f;
-
-	if ((f = fopen("/proc/self/mountinfo", "re")) == NULL)
-		return true;
-	snprintf(want, sizeof(want), " %u:%u ", major(dev), minor(dev));
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strstr(line, want) == NULL ||
-		    (dash = strstr(line, " - ")) == NULL)
-			continue;
-		found = true;
-		journal = strstr(dash, "data=journal") != NULL;
-		break;
-	}
-	fclose(f);
-	return !found || journal;
-}
-
-/* has_journal - does the ext4 file system of dev keep a journal?  Its
-   options in /proc/fs/ext4/NAME/options name a data= mode only when it
-   has one; unknown counts as yes. */
-static bool
-has_journal(dev_t dev)
-{
-	char path[256], line[256], name[64] = "";
-	bool journal = false;
+	char path[256], line[256], name[64] = "", mode = 'n';
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/uevent", major(dev),
 	    minor(dev));
 	if ((f = fopen(path, "re")) == NULL)
-		return true;
+		return '?';
 	while (fgets(line, sizeof(line), f) != NULL)
 		if (strncmp(line, "DEVNAME=", 8) == 0)
 			snprintf(name, sizeof(name), "%.*s",
 			    (int)strcspn(line + 8, "\n"), line + 8);
 	fclose(f);
 	if (name[0] == '\0' || strchr(name, '/') != NULL)
-		return true;
+		return '?';
 	snprintf(path, sizeof(path), "/proc/fs/ext4/%s/options", name);
 	if ((f = fopen(path, "re")) == NULL)
-		return true;
+		return '?';
 	while (fgets(line, sizeof(line), f) != NULL)
 		if (strncmp(line, "data=", 5) == 0)
-			journal = true;
+			mode = strncmp(line, "data=journal", 12) == 0 ? 'j' : 'o';
 	fclose(f);
-	return journal;
+	return mode;
 }
 
 /* writes_in_place - does the file system under the spool write over a
@@ -274,10 +250,15 @@ writes_in_place(int dirfd, int tmp_fd, bool *dir_flushes)
 	if (ioctl(tmp_fd, FS_IOC_GETFLAGS, &flags) == 0 &&
 	    (flags & FS_JOURNAL_DATA_FL))
 		return false;
-	if (journals_data(st.st_dev))
+	switch (ext4_data_mode(st.st_dev)) {
+	case 'n':
+		*dir_flushes = true;
+		return true;
+	case 'o':
+		return true;
+	default:		/* data=journal, or unknown */
 		return false;
-	*dir_flushes = !has_journal(st.st_dev);
-	return true;
+	}
 }
 
 /* spool_open - open (creating if needed) the spool at dir */
@@ -964,7 +945,6 @@ write_entry(struct spool *sp, const struct spool_envelope *env,
 		r = write_file(sp, e->id, e->id, true, env, env->quarantine ?
 		    SPOOL_F_QUARANTINE : 0, NULL, parts, lens, nparts,
 		    &e->fd, &e->overwrite);
-		e->dir_flushes = sp->dir_flushes;
 		/* The disk is full: recycled files hold space nobody needs;
 		   give it back once and try again. */
 		if (r == E_NOSPACE && !trimmed) {
@@ -1066,7 +1046,7 @@ writeback(struct spool_entry *e, bool start)
 
 /* spool_sync_batch - make every entry of a batch durable */
 int
-spool_sync_batch(struct spool_entry *const *e, size_t n)
+spool_sync_batch(struct spool *sp, struct spool_entry *const *e, size_t n)
 {
 	struct spool_entry *slow[256], *first = NULL;
 	size_t k, nslow = 0, done;
@@ -1086,10 +1066,10 @@ spool_sync_batch(struct spool_entry *const *e, size_t n)
 	   bytes, the old bytes fail the checksum under the new name
 	   (docs/SPOOL.md, "Written over in place"). */
 	for (k = 0; k < n; k++)
-		if (e[k]->error == 0 && e[k]->overwrite && e[k]->fd >= 0)
+		if (e[k]->error == 0 && e[k]->overwrite)
 			writeback(e[k], true);
 	for (k = 0; k < n; k++)
-		if (e[k]->error == 0 && e[k]->overwrite && e[k]->fd >= 0) {
+		if (e[k]->error == 0 && e[k]->overwrite) {
 			writeback(e[k], false);
 			if (e[k]->error == 0 && first == NULL)
 				first = e[k];
@@ -1106,7 +1086,7 @@ spool_sync_batch(struct spool_entry *const *e, size_t n)
 	   journal is, which may be another device: then an fdatasync of one
 	   written-over file, after all their writes completed, sends a flush
 	   to the data device (its own changes are long committed). */
-	if (first != NULL && !first->dir_flushes && spool_sync(first) < 0) {
+	if (first != NULL && !sp->dir_flushes && spool_sync(first) < 0) {
 		for (k = 0; k < n; k++)
 			if (e[k]->error == 0 && e[k]->overwrite)
 				e[k]->error = first->error;
@@ -1582,8 +1562,7 @@ spool_rewrite(struct spool *sp, const struct spool_message *m)
 	lens[0] = m->msg_len;
 	unlinkat(sp->tmp_fd, name, 0);	/* a leftover of a crash */
 	r = write_file(sp, name, m->id, false, &m->env, m->flags,
-	    m->rcpt_status,
-	    parts, lens, 1, &fd, &overwrite);
+	    m->rcpt_status, parts, lens, 1, &fd, &overwrite);
 	if (r < 0)
 		return r;
 	if (fdatasync(fd) < 0) {

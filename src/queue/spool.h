@@ -62,9 +62,6 @@ struct spool_entry {
 	   metadata did not change, so writing its data back and one cache
 	   flush for the whole batch make it durable (spool_sync_batch). */
 	bool overwrite;
-	/* ... and the directory fsync of the publish is its flush (no
-	   journal); otherwise spool_sync_batch() sends one of its own */
-	bool dir_flushes;
 };
 
 /* spool_message.flags */
@@ -128,7 +125,8 @@ int spool_sync(struct spool_entry *e);
    cache flush of spool_publish()'s directory fsync, which must follow.
    Entries whose error is already set are left alone; returns the first
    error. */
-int spool_sync_batch(struct spool_entry *const *e, size_t n);
+int spool_sync_batch(struct spool *sp, struct spool_entry *const *e,
+    size_t n);
 /* spool_publish - rename each synced entry (error == 0) into queue/ and
    fsync the directory once; failed entries are removed.  Thread-safe. */
 int spool_publish(struct spool *sp, struct spool_entry *const *e, size_t n);

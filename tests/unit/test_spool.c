@@ -100,16 +100,31 @@ write_whole(const char *path, const void *p, size_t n)
    covers it. */
 static char sample_id[32];
 
-/* reseal - recompute the END checksum of an edited image */
+/* put_end_crc - store c as the END checksum of an n-byte image */
 static void
-reseal(unsigned char *p, size_t n)
+put_end_crc(unsigned char *p, size_t n, uint32_t c)
 {
-	uint32_t c = crc32c(crc32c(0, sample_id, strlen(sample_id)), p, n - 9);
-
 	p[n - 4] = (unsigned char)(c >> 24);
 	p[n - 3] = (unsigned char)(c >> 16);
 	p[n - 2] = (unsigned char)(c >> 8);
 	p[n - 1] = (unsigned char)c;
+}
+
+/* reseal - recompute the END checksum of an edited image */
+static void
+reseal(unsigned char *p, size_t n)
+{
+	put_end_crc(p, n, crc32c(crc32c(0, sample_id, strlen(sample_id)), p,
+	    n - 9));
+}
+
+/* make_v1 - turn an image into a version 1 one (no name in its
+   checksum) */
+static void
+make_v1(unsigned char *p, size_t n)
+{
+	p[8] = 1;
+	put_end_crc(p, n, crc32c(0, p, n - 9));
 }
 
 static char *rcpts2[] = { "alice@example.test", "bob@remote.example" };
@@ -416,15 +431,7 @@ test_corruption(struct spool *sp)
 	CHECK_STR(why, "no queue id to check", "no name reason");
 	/* Version 1 (no name in the checksum) is still read. */
 	memcpy(c, img, n);
-	c[8] = 1;
-	{
-		uint32_t v1 = crc32c(0, c, n - 9);
-
-		c[n - 4] = (unsigned char)(v1 >> 24);
-		c[n - 3] = (unsigned char)(v1 >> 16);
-		c[n - 2] = (unsigned char)(v1 >> 8);
-		c[n - 1] = (unsigned char)v1;
-	}
+	make_v1(c, n);
 	CHECK_INT(spool_parse(c, n, NULL, NULL, NULL), 0,
 	    "a version 1 file is read");
 	CHECK_INT(spool_parse(c, n, "1LGNI0FMAEE00FJH", NULL, NULL), 0,
@@ -644,7 +651,7 @@ test_group_publish(struct spool *sp)
 		    "batch write");
 	}
 	ents[2].error = E_IO;	/* as if its write had failed */
-	CHECK_INT(spool_sync_batch(ep, 5), E_IO,
+	CHECK_INT(spool_sync_batch(sp, ep, 5), E_IO,
 	    "sync batch returns the entry's error");
 	ok = 1;
 	for (i = 0; i < 5; i++)
@@ -976,6 +983,32 @@ write_entry_text(struct spool *sp, const char *text, struct spool_entry *e)
 	return spool_write(sp, &env, parts, lens, 1, e);
 }
 
+/* commit_not_over - commit a message into the one file free/ holds,
+   which must not be written over in place (what names that file), and
+   load it back */
+static void
+commit_not_over(struct spool *sp, const char *text, const char *what)
+{
+	struct spool_entry e, *ep = &e;
+	struct spool_message m;
+	char name[160];
+
+	snprintf(name, sizeof(name), "overwrite: write over %s", what);
+	CHECK_INT(write_entry_text(sp, text, &e), 0, name);
+	snprintf(name, sizeof(name), "overwrite: %s taken", what);
+	CHECK_INT(count_dir(root, "free"), 0, name);
+	snprintf(name, sizeof(name), "overwrite: %s is not written over",
+	    what);
+	CHECK(!e.overwrite, name);
+	snprintf(name, sizeof(name), "overwrite: %s synced", what);
+	CHECK_INT(spool_sync_batch(sp, &ep, 1), 0, name);
+	snprintf(name, sizeof(name), "overwrite: %s published", what);
+	CHECK_INT(spool_publish(sp, &ep, 1), 0, name);
+	snprintf(name, sizeof(name), "overwrite: %s loads", what);
+	CHECK_INT(spool_load(sp, e.id, &m), 0, name);
+	spool_message_fini(&m);
+}
+
 /* retire_new - commit a message and deliver it at once: its file waits
    in free/; its size */
 static off_t
@@ -1044,7 +1077,7 @@ test_overwrite(struct spool *sp)
 	CHECK_INT(write_entry_text(sp, "Subject: e\r\n\r\nfifth\r\n", &e[2]),
 	    0, "overwrite: write 3");
 	CHECK(!e[2].overwrite, "overwrite: a new file is not an overwrite");
-	CHECK_INT(spool_sync_batch(ep, 3), 0, "overwrite: mixed batch synced");
+	CHECK_INT(spool_sync_batch(sp, ep, 3), 0, "overwrite: mixed batch synced");
 	CHECK_INT(spool_publish(sp, ep, 3), 0,
 	    "overwrite: mixed batch published");
 	for (i = 0; i < 3; i++) {
@@ -1069,7 +1102,7 @@ test_overwrite(struct spool *sp)
 	    0, "overwrite: write 5");
 	CHECK(e[0].overwrite == in_place && e[1].overwrite == in_place,
 	    "overwrite: both written over");
-	CHECK_INT(spool_sync_batch(ep, 2), 0, "overwrite: batch synced");
+	CHECK_INT(spool_sync_batch(sp, ep, 2), 0, "overwrite: batch synced");
 	CHECK_INT(spool_publish(sp, ep, 2), 0, "overwrite: batch published");
 	CHECK_INT(spool_load(sp, e[1].id, &m), 0, "overwrite: loads again");
 	spool_message_fini(&m);
@@ -1082,7 +1115,7 @@ test_overwrite(struct spool *sp)
 	CHECK_INT(write_entry_text(sp, "Subject: h\r\n\r\nshort\r\n", &e[0]),
 	    0, "overwrite: write over a larger file");
 	CHECK(!e[0].overwrite, "overwrite: a size change is not an overwrite");
-	CHECK_INT(spool_sync_batch(ep, 1), 0, "overwrite: synced");
+	CHECK_INT(spool_sync_batch(sp, ep, 1), 0, "overwrite: synced");
 	CHECK_INT(spool_publish(sp, ep, 1), 0, "overwrite: published");
 	snprintf(path, sizeof(path), "%s/queue/%s", root, e[0].id);
 	{
@@ -1100,16 +1133,8 @@ test_overwrite(struct spool *sp)
 	CHECK(fd >= 0 && ftruncate(fd, 4096) == 0, "overwrite: sparse file");
 	if (fd >= 0)
 		close(fd);
-	CHECK_INT(write_entry_text(sp, "Subject: i\r\n\r\nsparse\r\n", &e[0]),
-	    0, "overwrite: write over a sparse file");
-	CHECK_INT(count_dir(root, "free"), 0,
-	    "overwrite: the sparse file taken");
-	CHECK(!e[0].overwrite,
-	    "overwrite: a file with a hole is not written over");
-	CHECK_INT(spool_sync_batch(ep, 1), 0, "overwrite: sparse synced");
-	CHECK_INT(spool_publish(sp, ep, 1), 0, "overwrite: sparse published");
-	CHECK_INT(spool_load(sp, e[0].id, &m), 0, "overwrite: sparse loads");
-	spool_message_fini(&m);
+	commit_not_over(sp, "Subject: i\r\n\r\nsparse\r\n",
+	    "a file with a hole");
 
 	/* An older message's image under a new name (what a crash could
 	   leave if a name reached the disk before the bytes written over
@@ -1144,29 +1169,14 @@ test_overwrite(struct spool *sp)
 		/* A version 1 image in free/ is never written over in place:
 		   its checksum does not name its file. */
 		if (img != NULL) {
-			uint32_t c;
-
-			img[8] = 1;
-			c = crc32c(0, img, n - 9);
-			img[n - 4] = (unsigned char)(c >> 24);
-			img[n - 3] = (unsigned char)(c >> 16);
-			img[n - 2] = (unsigned char)(c >> 8);
-			img[n - 1] = (unsigned char)c;
+			make_v1(img, n);
 			snprintf(to, sizeof(to), "%s/free/v1file", root);
 			write_whole(to, img, n);
 			fsync_path(to);
 			free(img);
 		}
-		CHECK_INT(write_entry_text(sp, "Subject: j\r\n\r\nafter v1\r\n",
-		    &e[0]), 0, "overwrite: write over a version 1 file");
-		CHECK_INT(count_dir(root, "free"), 0,
-		    "overwrite: the version 1 file taken");
-		CHECK(!e[0].overwrite,
-		    "overwrite: a version 1 file is not written over in place");
-		CHECK_INT(spool_sync_batch(ep, 1), 0, "overwrite: v1 synced");
-		CHECK_INT(spool_publish(sp, ep, 1), 0, "overwrite: v1 published");
-		CHECK_INT(spool_load(sp, e[0].id, &m), 0, "overwrite: v1 loads");
-		spool_message_fini(&m);
+		commit_not_over(sp, "Subject: j\r\n\r\nafter v1\r\n",
+		    "a version 1 file");
 	}
 
 	/* Leave queue/ and free/ as they were. */

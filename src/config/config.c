@@ -357,6 +357,21 @@ d_workers(struct parse *p, char **a, size_t n)
 	return 0;
 }
 
+/* d_scheduling - "scheduling batch|normal", the CPU policy of the
+   workers and the queue manager */
+static int
+d_scheduling(struct parse *p, char **a, size_t n)
+{
+	if (strcmp(a[1], "batch") == 0)
+		p->c->sched_batch = true;
+	else if (strcmp(a[1], "normal") == 0)
+		p->c->sched_batch = false;
+	else
+		return perr(p, E_INVAL, "scheduling: bad value \"%s\" (want "
+		    "batch or normal)", a[1]);
+	return 0;
+}
+
 /* config_resolver_normal - ADDRESS[@PORT] in its normal form (IP
    written canonically), malloc'ed into *out; E_INVAL when it is not one */
 int
@@ -900,6 +915,7 @@ static const struct directive directives[] = {
 	{ "passwd-file", 1, 1, true, d_passwd_file, "passwd-file FILE" },
 	{ "user", 1, 1, true, d_user, "user NAME" },
 	{ "workers", 1, 1, true, d_workers, "workers N" },
+	{ "scheduling", 1, 1, true, d_scheduling, "scheduling batch|normal" },
 	{ "resolver", 1, 1, true, d_resolver, "resolver ADDRESS[@PORT]" },
 	{ "listen", 2, 2, false, d_listen, "listen ADDRESS:PORT ROLE" },
 	{ "certificate", 2, 2, false, d_certificate,
@@ -1046,6 +1062,7 @@ set_defaults(struct config *c)
 	c->spool_dir = xstrdup("/var/spool/smtpsd");
 	c->mail_dir = xstrdup("/var/mail/vhosts");
 	c->workers = 0;
+	c->sched_batch = true;
 	c->limits.cmd_line = 512;
 	c->limits.text_line = 1000;
 	c->limits.auth_line = 12288;
@@ -1317,6 +1334,7 @@ config_print(const struct config *c, FILE *f)
 	if (c->user)
 		fprintf(f, "user %s\n", c->user);
 	fprintf(f, "workers %d\n", c->workers);
+	fprintf(f, "scheduling %s\n", c->sched_batch ? "batch" : "normal");
 	if (c->resolver)
 		fprintf(f, "resolver %s\n", c->resolver);
 	for (i = 0; i < c->nlistens; i++)

@@ -58,6 +58,7 @@ struct config {
 	char *user;		/* drop to this user after binding (root) */
 	char *resolver;		/* "ADDRESS[@PORT]" or NULL for the system's */
 	int workers;		/* 0: one per core */
+	bool sched_batch;	/* scheduling batch: children run SCHED_BATCH */
 
 	struct config_listen *listens;
 	size_t nlistens;

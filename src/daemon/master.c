@@ -18,6 +18,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,6 +279,30 @@ open_spool(struct daemon_ctx *d, char **err)
 	return 0;
 }
 
+/*
+ * set_scheduling - the CPU policy of a child (and every thread it starts
+ * later).  "scheduling batch", the default, runs workers and the queue
+ * manager under SCHED_BATCH: their fair share of the CPU is unchanged, but
+ * a child woken by a packet or a finished fsync no longer preempts the
+ * task that is running; it waits for that task to block or for the next
+ * tick.  A busy server then switches tasks about half as often and each
+ * wake-up finds more work ready (docs/PERFORMANCE.md, "CPU scheduling").
+ * Replies wait at most a scheduler tick more, and only when every core is
+ * busy.  Failure is not fatal: the child keeps the policy it inherited.
+ */
+static void
+set_scheduling(const struct config *cfg)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+	int policy = cfg->sched_batch ? SCHED_BATCH : SCHED_OTHER;
+
+	if (sched_getscheduler(0) == policy)
+		return;
+	if (sched_setscheduler(0, policy, &sp) < 0)
+		log_warn(NULL, "cannot set scheduling %s: %m",
+		    cfg->sched_batch ? "batch" : "normal");
+}
+
 static int qmgr_pipe[2] = { -1, -1 };
 static unsigned generation;
 
@@ -310,6 +335,7 @@ spawn(struct daemon_ctx *d, int slot, enum child_kind kind)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		_exit(0);
+	set_scheduling(d->cfg);
 	if (kind == CHILD_QMGR) {
 		size_t i;
 

@@ -227,3 +227,71 @@ def test_resolver_flag_outranks_the_file_also_after_sighup(daemons):
     finally:
         file_sock.close()
         flag_sock.close()
+
+
+def _policies(pids):
+    """{tid: scheduling policy} of every thread of the given processes."""
+    out = {}
+    for pid in pids:
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                out[int(t)] = os.sched_getscheduler(int(t))
+            except OSError:
+                pass
+    return out
+
+
+def _send_one(port, tok):
+    c = h.Conn(port, timeout=h.slow(10))
+    try:
+        c.greeting()
+        c.ehlo()
+        c.expect("MAIL FROM:<sender@client.test>", 250)
+        c.expect("RCPT TO:<demo@example.test>", 250)
+        c.expect("DATA", 354)
+        c.send(h.simple_message(tok).encode() + b".\r\n")
+        code, _ = c.reply()
+        assert code == 250
+        c.cmd("QUIT")
+    finally:
+        c.close()
+
+
+def test_children_run_sched_batch_and_a_reload_can_make_them_normal(
+        daemons):
+    """By default every thread of the workers and the queue manager runs
+    SCHED_BATCH (the master keeps what it was started with); after
+    `scheduling normal` and a SIGHUP the new generation runs SCHED_OTHER."""
+    d = daemons.start(workers=2, mailboxes=["demo@example.test"])
+    port = d.config.port("mx")
+    tok = h.token()
+    _send_one(port, tok)        # the workers and the queue manager have
+    d.config.wait_message("demo@example.test", tok)   # started threads
+    kids = d.children()
+    assert len(kids) == 3, kids
+    pol = _policies(kids)
+    assert len(pol) > len(kids), pol          # threads, not just mains
+    assert set(pol.values()) == {os.SCHED_BATCH}, pol
+    assert os.sched_getscheduler(d.pid) == os.SCHED_OTHER
+
+    d.config.extra.append("scheduling normal")
+    d.config.write()
+    d.signal(signal.SIGHUP)
+    assert h.wait_until(lambda: b"reloaded: generation" in d.config.log(),
+                        h.slow(15), interval=0.2), d.log_tail()
+
+    def all_normal():
+        kids = [k for k in d.children() if k not in pol]
+        p = _policies(kids)
+        return len(kids) == 3 and set(p.values()) == {os.SCHED_OTHER}
+    assert h.wait_until(all_normal, h.slow(20), interval=0.2), (
+        _policies(d.children()), d.log_tail())
+    tok = h.token()
+    _send_one(port, tok)
+    d.config.wait_message("demo@example.test", tok)
+    p = _policies(d.children())
+    assert set(p.values()) == {os.SCHED_OTHER}, p

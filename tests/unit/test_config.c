@@ -54,7 +54,8 @@ static const char full_text[] =
     "min-data-rate 0\n"
     "max-connections-per-ip 7\n"
     "max-connections 900\n"
-    "auth-delay-ms 250\n";
+    "auth-delay-ms 250\n"
+    "scheduling normal\n";
 
 static void
 test_every_keyword(void)
@@ -76,6 +77,7 @@ test_every_keyword(void)
 	CHECK_STR(c->passwd_file, "/etc/smtpsd/passwd", "passwd-file absolute");
 	CHECK_STR(c->user, "smtpsd", "user");
 	CHECK_INT(c->workers, 2, "workers");
+	CHECK(!c->sched_batch, "scheduling normal");
 	CHECK_STR(c->resolver, "127.0.0.1@5353", "resolver");
 	CHECK_INT(c->nlistens, 3, "three listens");
 	if (c->nlistens == 3) {
@@ -160,6 +162,7 @@ test_defaults(void)
 	CHECK_STR(c->user, NULL, "no default user");
 	CHECK_STR(c->resolver, NULL, "no default resolver");
 	CHECK_INT(c->workers, 0, "default workers");
+	CHECK(c->sched_batch, "default scheduling batch");
 	CHECK_INT(c->ncerts, 0, "no default certificate");
 	CHECK_INT(c->limits.cmd_line, 512, "default command-line");
 	CHECK_INT(c->limits.text_line, 1000, "default text-line");
@@ -360,6 +363,14 @@ static const struct {
 	    E_INVAL },
 	{ "empty spool-dir", L25 "spool-dir \"\"\n",
 	    "t.conf:2: spool-dir: empty path", E_INVAL },
+	{ "scheduling unknown", L25 "scheduling fifo\n",
+	    "t.conf:2: scheduling: bad value \"fifo\" (want batch or normal)",
+	    E_INVAL },
+	{ "scheduling twice", L25 "scheduling batch\nscheduling normal\n",
+	    "t.conf:3: scheduling already set on line 2", E_INVAL },
+	{ "scheduling without a value", L25 "scheduling\n",
+	    "t.conf:2: wrong number of arguments for scheduling (usage: "
+	    "scheduling batch|normal)", E_SYNTAX },
 	{ "inbound-checks neither on nor off", L25 "inbound-checks maybe\n",
 	    "t.conf:2: inbound-checks: bad value \"maybe\" (want yes or no)",
 	    E_INVAL },
@@ -592,6 +603,7 @@ test_print_round_trip(void)
 		    "passwd-file /etc/smtpsd/passwd\n"
 		    "user smtpsd\n"
 		    "workers 2\n"
+		    "scheduling normal\n"
 		    "resolver 127.0.0.1@5353\n"
 		    "listen 127.0.0.1:10025 mx\n"
 		    "listen [::1]:10465 submissions\n"

@@ -357,19 +357,29 @@ d_workers(struct parse *p, char **a, size_t n)
 	return 0;
 }
 
-/* d_scheduling - "scheduling batch|normal", the CPU policy of the
+/* d_scheduling - "scheduling batch|normal|inherit", the CPU policy of the
    workers and the queue manager */
 static int
 d_scheduling(struct parse *p, char **a, size_t n)
 {
 	if (strcmp(a[1], "batch") == 0)
-		p->c->sched_batch = true;
+		p->c->sched = CONFIG_SCHED_BATCH;
 	else if (strcmp(a[1], "normal") == 0)
-		p->c->sched_batch = false;
+		p->c->sched = CONFIG_SCHED_NORMAL;
+	else if (strcmp(a[1], "inherit") == 0)
+		p->c->sched = CONFIG_SCHED_INHERIT;
 	else
 		return perr(p, E_INVAL, "scheduling: bad value \"%s\" (want "
-		    "batch or normal)", a[1]);
+		    "batch, normal or inherit)", a[1]);
 	return 0;
+}
+
+/* config_sched_name - the keyword value of a scheduling setting */
+const char *
+config_sched_name(enum config_sched s)
+{
+	return s == CONFIG_SCHED_NORMAL ? "normal" :
+	    s == CONFIG_SCHED_INHERIT ? "inherit" : "batch";
 }
 
 /* config_resolver_normal - ADDRESS[@PORT] in its normal form (IP
@@ -915,7 +925,8 @@ static const struct directive directives[] = {
 	{ "passwd-file", 1, 1, true, d_passwd_file, "passwd-file FILE" },
 	{ "user", 1, 1, true, d_user, "user NAME" },
 	{ "workers", 1, 1, true, d_workers, "workers N" },
-	{ "scheduling", 1, 1, true, d_scheduling, "scheduling batch|normal" },
+	{ "scheduling", 1, 1, true, d_scheduling,
+	    "scheduling batch|normal|inherit" },
 	{ "resolver", 1, 1, true, d_resolver, "resolver ADDRESS[@PORT]" },
 	{ "listen", 2, 2, false, d_listen, "listen ADDRESS:PORT ROLE" },
 	{ "certificate", 2, 2, false, d_certificate,
@@ -1062,7 +1073,7 @@ set_defaults(struct config *c)
 	c->spool_dir = xstrdup("/var/spool/smtpsd");
 	c->mail_dir = xstrdup("/var/mail/vhosts");
 	c->workers = 0;
-	c->sched_batch = true;
+	c->sched = CONFIG_SCHED_BATCH;
 	c->limits.cmd_line = 512;
 	c->limits.text_line = 1000;
 	c->limits.auth_line = 12288;
@@ -1334,7 +1345,7 @@ config_print(const struct config *c, FILE *f)
 	if (c->user)
 		fprintf(f, "user %s\n", c->user);
 	fprintf(f, "workers %d\n", c->workers);
-	fprintf(f, "scheduling %s\n", c->sched_batch ? "batch" : "normal");
+	fprintf(f, "scheduling %s\n", config_sched_name(c->sched));
 	if (c->resolver)
 		fprintf(f, "resolver %s\n", c->resolver);
 	for (i = 0; i < c->nlistens; i++)

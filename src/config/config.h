@@ -49,6 +49,12 @@ struct config_cidr {
 	int bits;		/* prefix length */
 };
 
+enum config_sched {
+	CONFIG_SCHED_BATCH,	/* children run SCHED_BATCH (default) */
+	CONFIG_SCHED_NORMAL,	/* SCHED_OTHER */
+	CONFIG_SCHED_INHERIT	/* whatever the master was started with */
+};
+
 struct config {
 	char *file;		/* where it came from ("(default)" if embedded) */
 	char *hostname;		/* "mx.example.test" */
@@ -58,7 +64,7 @@ struct config {
 	char *user;		/* drop to this user after binding (root) */
 	char *resolver;		/* "ADDRESS[@PORT]" or NULL for the system's */
 	int workers;		/* 0: one per core */
-	bool sched_batch;	/* scheduling batch: children run SCHED_BATCH */
+	enum config_sched sched;	/* scheduling batch|normal|inherit */
 
 	struct config_listen *listens;
 	size_t nlistens;
@@ -113,6 +119,7 @@ void config_print(const struct config *c, FILE *f);
 const char *config_default_text(void);
 
 /* config_is_local_domain - domain (any case) is one of ours */
+const char *config_sched_name(enum config_sched s);
 bool config_is_local_domain(const struct config *c, const char *domain);
 /* config_mailbox_exists - local recipient address accepted: its domain is
    local and it is listed (compared without case), or no mailbox is listed

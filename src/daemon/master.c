@@ -280,27 +280,31 @@ open_spool(struct daemon_ctx *d, char **err)
 }
 
 /*
- * set_scheduling - the CPU policy of a child (and every thread it starts
+ * set_scheduling - the CPU policy of a child (and of every thread it starts
  * later).  "scheduling batch", the default, runs workers and the queue
- * manager under SCHED_BATCH: their fair share of the CPU is unchanged, but
- * a child woken by a packet or a finished fsync no longer preempts the
- * task that is running; it waits for that task to block or for the next
- * tick.  A busy server then switches tasks about half as often and each
- * wake-up finds more work ready (docs/PERFORMANCE.md, "CPU scheduling").
- * Replies wait at most a scheduler tick more, and only when every core is
- * busy.  Failure is not fatal: the child keeps the policy it inherited.
+ * manager under SCHED_BATCH: same nice value and fair share of the CPU,
+ * but a child woken by a packet or a finished fsync does not preempt the
+ * task that is running; it runs when that task blocks or its slice ends
+ * (noticed at a tick), and then finds more work ready.  With every core
+ * busy, a reply can wait a few ms more; docs/PERFORMANCE.md ("CPU
+ * scheduling") has the figures.  Called before the privilege drop, so a
+ * master started under SCHED_IDLE can still leave it.  Failure is not
+ * fatal: the child keeps the policy it inherited.
  */
 static void
 set_scheduling(const struct config *cfg)
 {
 	struct sched_param sp = { .sched_priority = 0 };
-	int policy = cfg->sched_batch ? SCHED_BATCH : SCHED_OTHER;
+	int policy;
 
+	if (cfg->sched == CONFIG_SCHED_INHERIT)
+		return;
+	policy = cfg->sched == CONFIG_SCHED_BATCH ? SCHED_BATCH : SCHED_OTHER;
 	if (sched_getscheduler(0) == policy)
 		return;
 	if (sched_setscheduler(0, policy, &sp) < 0)
 		log_warn(NULL, "cannot set scheduling %s: %m",
-		    cfg->sched_batch ? "batch" : "normal");
+		    config_sched_name(cfg->sched));
 }
 
 static int qmgr_pipe[2] = { -1, -1 };
@@ -329,13 +333,13 @@ spawn(struct daemon_ctx *d, int slot, enum child_kind kind)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	set_scheduling(d->cfg);
 	if (daemon_drop_privileges(d->cfg) < 0)
 		_exit(1);
 	/* after the drop: a change of credentials clears it */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		_exit(0);
-	set_scheduling(d->cfg);
 	if (kind == CHILD_QMGR) {
 		size_t i;
 

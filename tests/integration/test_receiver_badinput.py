@@ -50,6 +50,7 @@ BAD_LINES = [
     ("limit-negative", "limit recipients -5"),
     ("unknown-limit", "limit cosmic-rays 3"),
     ("workers-negative", "workers -1"),
+    ("scheduling-unknown", "scheduling fifo"),
     ("timeout-unknown", "timeout forever 3"),
     ("hostname-missing-value", "hostname"),
     ("grant-without-pattern", "grant alice"),

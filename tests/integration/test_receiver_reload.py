@@ -265,33 +265,40 @@ def test_children_run_sched_batch_and_a_reload_can_make_them_normal(
         daemons):
     """By default every thread of the workers and the queue manager runs
     SCHED_BATCH (the master keeps what it was started with); after
-    `scheduling normal` and a SIGHUP the new generation runs SCHED_OTHER."""
+    `scheduling normal` and a SIGHUP the new generation runs SCHED_OTHER,
+    and with `scheduling inherit` the next one keeps the master's."""
     d = daemons.start(workers=2, mailboxes=["demo@example.test"])
     port = d.config.port("mx")
     tok = h.token()
-    _send_one(port, tok)        # the workers and the queue manager have
-    d.config.wait_message("demo@example.test", tok)   # started threads
+    _send_one(port, tok)
+    assert d.config.wait_message("demo@example.test", tok), d.log_tail()
     kids = d.children()
     assert len(kids) == 3, kids
     pol = _policies(kids)
-    assert len(pol) > len(kids), pol          # threads, not just mains
+    # each worker has its helper thread from the start
+    assert len(pol) > len(kids), pol
     assert set(pol.values()) == {os.SCHED_BATCH}, pol
-    assert os.sched_getscheduler(d.pid) == os.SCHED_OTHER
+    assert os.sched_getscheduler(d.pid) == os.sched_getscheduler(0)
 
-    d.config.extra.append("scheduling normal")
-    d.config.write()
-    d.signal(signal.SIGHUP)
-    assert h.wait_until(lambda: b"reloaded: generation" in d.config.log(),
-                        h.slow(15), interval=0.2), d.log_tail()
+    def next_generation(line, want):
+        old = set(d.children())
+        d.config.extra = [x for x in d.config.extra
+                          if not x.startswith("scheduling ")] + [line]
+        d.config.write()
+        d.signal(signal.SIGHUP)
+        # the old generation drains and exits; three new children remain
+        assert h.wait_until(
+            lambda: not any(h.pid_alive(p) for p in old) and
+            len(d.children()) == 3, h.slow(20), interval=0.2), (
+            old, d.children(), d.log_tail())
+        new = d.children()
+        assert not set(new) & old
+        tok = h.token()
+        _send_one(port, tok)
+        assert d.config.wait_message("demo@example.test", tok), d.log_tail()
+        p = _policies(new)
+        assert len(p) > len(new), p
+        assert set(p.values()) == {want}, (line, p)
 
-    def all_normal():
-        kids = [k for k in d.children() if k not in pol]
-        p = _policies(kids)
-        return len(kids) == 3 and set(p.values()) == {os.SCHED_OTHER}
-    assert h.wait_until(all_normal, h.slow(20), interval=0.2), (
-        _policies(d.children()), d.log_tail())
-    tok = h.token()
-    _send_one(port, tok)
-    d.config.wait_message("demo@example.test", tok)
-    p = _policies(d.children())
-    assert set(p.values()) == {os.SCHED_OTHER}, p
+    next_generation("scheduling normal", os.SCHED_OTHER)
+    next_generation("scheduling inherit", os.sched_getscheduler(d.pid))

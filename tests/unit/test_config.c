@@ -77,7 +77,7 @@ test_every_keyword(void)
 	CHECK_STR(c->passwd_file, "/etc/smtpsd/passwd", "passwd-file absolute");
 	CHECK_STR(c->user, "smtpsd", "user");
 	CHECK_INT(c->workers, 2, "workers");
-	CHECK(!c->sched_batch, "scheduling normal");
+	CHECK_INT(c->sched, CONFIG_SCHED_NORMAL, "scheduling normal");
 	CHECK_STR(c->resolver, "127.0.0.1@5353", "resolver");
 	CHECK_INT(c->nlistens, 3, "three listens");
 	if (c->nlistens == 3) {
@@ -162,7 +162,7 @@ test_defaults(void)
 	CHECK_STR(c->user, NULL, "no default user");
 	CHECK_STR(c->resolver, NULL, "no default resolver");
 	CHECK_INT(c->workers, 0, "default workers");
-	CHECK(c->sched_batch, "default scheduling batch");
+	CHECK_INT(c->sched, CONFIG_SCHED_BATCH, "default scheduling batch");
 	CHECK_INT(c->ncerts, 0, "no default certificate");
 	CHECK_INT(c->limits.cmd_line, 512, "default command-line");
 	CHECK_INT(c->limits.text_line, 1000, "default text-line");
@@ -364,13 +364,14 @@ static const struct {
 	{ "empty spool-dir", L25 "spool-dir \"\"\n",
 	    "t.conf:2: spool-dir: empty path", E_INVAL },
 	{ "scheduling unknown", L25 "scheduling fifo\n",
-	    "t.conf:2: scheduling: bad value \"fifo\" (want batch or normal)",
+	    "t.conf:2: scheduling: bad value \"fifo\" (want batch, normal or "
+	    "inherit)",
 	    E_INVAL },
 	{ "scheduling twice", L25 "scheduling batch\nscheduling normal\n",
 	    "t.conf:3: scheduling already set on line 2", E_INVAL },
 	{ "scheduling without a value", L25 "scheduling\n",
 	    "t.conf:2: wrong number of arguments for scheduling (usage: "
-	    "scheduling batch|normal)", E_SYNTAX },
+	    "scheduling batch|normal|inherit)", E_SYNTAX },
 	{ "inbound-checks neither on nor off", L25 "inbound-checks maybe\n",
 	    "t.conf:2: inbound-checks: bad value \"maybe\" (want yes or no)",
 	    E_INVAL },
@@ -521,6 +522,43 @@ test_inbound_keywords(void)
 		    "default SPF budget (RFC 7208 4.6.4)");
 	}
 	config_free(c);
+}
+
+static char *print_text(const struct config *c);
+
+/* test_scheduling - each value loads and prints back */
+static void
+test_scheduling(void)
+{
+	static const struct {
+		const char *v;
+		enum config_sched want;
+	} vals[] = {
+		{ "batch", CONFIG_SCHED_BATCH },
+		{ "normal", CONFIG_SCHED_NORMAL },
+		{ "inherit", CONFIG_SCHED_INHERIT },
+	};
+	struct config *c;
+	char *err, *p, text[128], line[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		c = NULL;
+		err = NULL;
+		snprintf(text, sizeof(text), "listen 127.0.0.1:25 mx\n"
+		    "scheduling %s\n", vals[i].v);
+		CHECK_INT(config_load_text(&c, "s.conf", text, &err), 0,
+		    vals[i].v);
+		free(err);
+		if (c == NULL)
+			continue;
+		CHECK_INT(c->sched, vals[i].want, vals[i].v);
+		p = print_text(c);
+		snprintf(line, sizeof(line), "\nscheduling %s\n", vals[i].v);
+		CHECK(p != NULL && strstr(p, line) != NULL, line);
+		free(p);
+		config_free(c);
+	}
 }
 
 static void
@@ -896,6 +934,7 @@ main(void)
 	test_every_keyword();
 	test_defaults();
 	test_errors();
+	test_scheduling();
 	test_inbound_keywords();
 	test_print_round_trip();
 	test_default_text();

@@ -20,6 +20,12 @@
 #   BENCH_INBOUND_CHECKS=on   let smtpsd run SPF/DKIM/DMARC on each message
 #                        (default off: the Postfix peer runs no such checks,
 #                        and the bench host has no DNS to answer them)
+#   BENCH_SCENARIOS="tls1k50 ..."   a subset of the load scenarios (all four)
+#   BENCH_SD_SCHED=normal|inherit   smtpsd's `scheduling` line (default: none,
+#                        so its default, batch: docs/CONFIG.md)
+#   BENCH_PF_SCHED=batch  run the Postfix instance under SCHED_BATCH too
+#                        (chrt on its master, whose children inherit it;
+#                        default: Postfix's own default, SCHED_OTHER)
 #
 # Output: one JSON line per run in $BUILD/bench/results.jsonl, the table in
 # $BUILD/bench/results.md, both printed at the end.  docs/PERFORMANCE.md
@@ -36,6 +42,14 @@ PF_PORT=${BENCH_PF_PORT:-12525}
 SD_PORT=${BENCH_SD_PORT:-13025}
 ONLY=${BENCH_ONLY:-}
 CHECKS=${BENCH_INBOUND_CHECKS:-off}
+SD_SCHED=${BENCH_SD_SCHED:-}
+PF_SCHED=${BENCH_PF_SCHED:-}
+case "$SD_SCHED" in ""|batch|normal|inherit) ;; *)
+	echo "bench: BENCH_SD_SCHED: want batch, normal or inherit" >&2; exit 1
+esac
+case "$PF_SCHED" in ""|batch) ;; *)
+	echo "bench: BENCH_PF_SCHED: want batch or nothing" >&2; exit 1
+esac
 if [ "$QUICK" = 1 ]; then
 	ROUNDS=${BENCH_ROUNDS:-1}
 	M50=6		# messages per session, 50 sessions
@@ -141,6 +155,11 @@ if [ "$ONLY" != smtpsd ]; then
 	[ $PF_OK = 1 ] || say "Postfix did not start; see $W/postfix/maillog"
 	PF_PID=$(sh bench/postfix/instance.sh pid "$W/postfix")
 	PF_NEW=$W/postfix/mail/example.test/demo/new
+	if [ "$PF_SCHED" = batch ] && [ $PF_OK = 1 ]; then
+		for p in $PF_PID $(pgrep -P "$PF_PID"); do
+			chrt -b -a -p 0 "$p"
+		done
+	fi
 	say "Postfix $(postconf -c "$W/postfix/etc" -h mail_version) pid $PF_PID" \
 	    "on 127.0.0.1:$PF_PORT"
 fi
@@ -156,6 +175,7 @@ if [ "$ONLY" != postfix ]; then
 		smtpsd_bench_conf "$W/smtpsd" "$SD_PORT" "$W/smtpsd/cert.pem" \
 		    "$W/smtpsd/key.pem"
 		echo "inbound-checks $CHECKS"
+		[ -z "$SD_SCHED" ] || echo "scheduling $SD_SCHED"
 	} >"$W/smtpsd/smtpsd.conf"
 	if [ ! -x "$SMTPSD" ]; then
 		say "no $SMTPSD: smtpsd is skipped"
@@ -211,7 +231,12 @@ scenario() {
 	tls4k50) echo "--starttls $many --size 4096" ;;
 	esac
 }
-SCENARIOS="tls1k50 tls1k1 plain1k50 tls4k50"
+SCENARIOS=${BENCH_SCENARIOS:-tls1k50 tls1k1 plain1k50 tls4k50}
+for scen in $SCENARIOS; do
+	case $scen in tls1k50|tls1k1|plain1k50|tls4k50) ;; *)
+		say "BENCH_SCENARIOS: unknown scenario $scen"; exit 1
+	esac
+done
 servers=""
 [ $SD_OK = 1 ] && servers="smtpsd"
 [ $PF_OK = 1 ] && servers="$servers postfix"
@@ -282,9 +307,11 @@ if cc -O2 -o "$OUT/tls_floor" bench/tls_floor.c \
 fi
 
 # The table: medians over rounds, smtpsd/Postfix ratios.
-"$PY" - "$RES" "$OUT/results.md" "$ROUNDS" "$QUICK" <<'EOF'
+"$PY" - "$RES" "$OUT/results.md" "$ROUNDS" "$QUICK" "${SD_SCHED:-batch}" \
+    "${PF_SCHED:-default}" <<'EOF'
 import json, statistics, sys
 res, out, rounds, quick = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+sd_sched, pf_sched = sys.argv[5], sys.argv[6]
 runs = {}
 for line in open(res):
     line = line.strip()
@@ -347,6 +374,10 @@ metrics = [
 lines = []
 lines.append("Rounds: %s%s; each figure is the median over rounds." %
              (rounds, " (BENCH_QUICK smoke run)" if quick == "1" else ""))
+lines.append("CPU scheduling: smtpsd `scheduling %s`%s; Postfix %s." % (
+    sd_sched, " (its default)" if sd_sched == "batch" else "",
+    "SCHED_BATCH (BENCH_PF_SCHED=batch)" if pf_sched == "batch"
+    else "as started (SCHED_OTHER, its default)"))
 for scen in ["tls1k50", "tls1k1", "plain1k50", "tls4k50"]:
     if not any((s, scen) in runs for s in ("smtpsd", "postfix")):
         continue

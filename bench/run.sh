@@ -135,6 +135,15 @@ wait_port() {
 	return 1
 }
 
+# pf_sched - BENCH_PF_SCHED=batch: the Postfix master and its children
+# (every thread) to SCHED_BATCH; children it forks later inherit it
+pf_sched() {
+	[ "$PF_SCHED" = batch ] || return 0
+	for p in $PF_PID $(pgrep -P "$PF_PID"); do
+		chrt -b -a -p 0 "$p"
+	done
+}
+
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.example.test \
     -addext "subjectAltName=DNS:mx.example.test" \
     -keyout "$W/key.pem" -out "$W/cert.pem" 2>/dev/null
@@ -155,11 +164,7 @@ if [ "$ONLY" != smtpsd ]; then
 	[ $PF_OK = 1 ] || say "Postfix did not start; see $W/postfix/maillog"
 	PF_PID=$(sh bench/postfix/instance.sh pid "$W/postfix")
 	PF_NEW=$W/postfix/mail/example.test/demo/new
-	if [ "$PF_SCHED" = batch ] && [ $PF_OK = 1 ]; then
-		for p in $PF_PID $(pgrep -P "$PF_PID"); do
-			chrt -b -a -p 0 "$p"
-		done
-	fi
+	[ $PF_OK = 1 ] && pf_sched
 	say "Postfix $(postconf -c "$W/postfix/etc" -h mail_version) pid $PF_PID" \
 	    "on 127.0.0.1:$PF_PORT"
 fi
@@ -287,6 +292,7 @@ for srv in $servers; do
 		sh bench/postfix/instance.sh start "$W/postfix"
 		wait_port "$PF_PORT" || say "Postfix did not restart"
 		PF_PID=$(sh bench/postfix/instance.sh pid "$W/postfix")
+		pf_sched
 		sleep 1
 	fi
 	run_idle "$srv" 50

@@ -57,10 +57,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.example.test \
-    -addext "subjectAltName=DNS:mx.example.test" \
-    -keyout "$W/key.pem" -out "$W/cert.pem" 2>/dev/null
-chmod 600 "$W/key.pem"
+bench_cert "$W"
 mkdir -p "$W/disk" "$W/mem"
 mount -t tmpfs -o size=1g,mode=755 tmpfs "$W/mem" ||
     { say "cannot mount a tmpfs on $W/mem"; exit 1; }
@@ -76,13 +73,8 @@ start() {
 	"$SMTPSD" -c "$d/smtpsd.conf" --foreground >"$d/log" 2>&1 &
 	echo $! >"$d/pid"
 	PIDS="$PIDS $!"
-	i=0
-	until ss -ltnH "sport = :$2" | grep -q .; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { say "smtpsd ($1) did not start:";
-		    cat "$d/log" >&2; exit 1; }
-		sleep 0.1
-	done
+	wait_port "$2" || { say "smtpsd ($1) did not start:";
+	    cat "$d/log" >&2; exit 1; }
 }
 start disk "$PORT_DISK"
 start mem "$PORT_MEM"

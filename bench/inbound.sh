@@ -128,17 +128,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# wait_port PORT - true once something listens on TCP PORT (10 s)
-wait_port() {
-	i=0
-	while [ $i -lt 100 ]; do
-		ss -ltnH "sport = :$1" 2>/dev/null | grep -q . && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-
 # wait_file PATH - true once PATH exists (10 s)
 wait_file() {
 	i=0
@@ -167,10 +156,7 @@ LOAD=$(pwd)/build/smtpsd-load
 
 # --- certificate, DKIM key, zone, NSD --------------------------------------
 mkdir -p "$W/inbound" "$W/nsd" "$W/milter"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.example.test \
-    -addext "subjectAltName=DNS:mx.example.test" \
-    -keyout "$W/key.pem" -out "$W/cert.pem" 2>/dev/null
-chmod 644 "$W/cert.pem"
+bench_cert "$W"
 
 "$SMTPSCTL" dkim keygen --domain sender.inboundbench --selector bench \
     --out "$W/inbound/dkim.pem" >"$W/inbound/dkim.txt"

@@ -124,30 +124,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# wait_port PORT - true once something listens on 127.0.0.1:PORT (10 s)
-wait_port() {
-	i=0
-	while [ $i -lt 100 ]; do
-		ss -ltnH "sport = :$1" 2>/dev/null | grep -q . && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-
-# pf_sched - BENCH_PF_SCHED=batch: the Postfix master and its children
-# (every thread) to SCHED_BATCH; children it forks later inherit it
+# pf_sched - BENCH_PF_SCHED=batch: the Postfix instance to SCHED_BATCH
 pf_sched() {
-	[ "$PF_SCHED" = batch ] || return 0
-	for p in $PF_PID $(pgrep -P "$PF_PID"); do
-		chrt -b -a -p 0 "$p"
-	done
+	[ "$PF_SCHED" != batch ] || sched_tree -b "$PF_PID"
 }
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.example.test \
-    -addext "subjectAltName=DNS:mx.example.test" \
-    -keyout "$W/key.pem" -out "$W/cert.pem" 2>/dev/null
-chmod 644 "$W/cert.pem"
+bench_cert "$W"
 
 # --- Postfix ---------------------------------------------------------------
 PF_OK=0

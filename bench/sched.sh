@@ -51,10 +51,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.example.test \
-    -addext "subjectAltName=DNS:mx.example.test" \
-    -keyout "$W/key.pem" -out "$W/cert.pem" 2>/dev/null
-chmod 600 "$W/key.pem"
+bench_cert "$W"
 mkdir -p "$W/spool" "$W/mail"
 {
 	smtpsd_bench_conf "$W" "$PORT" "$W/cert.pem" "$W/key.pem"
@@ -63,19 +60,7 @@ mkdir -p "$W/spool" "$W/mail"
 } >"$W/smtpsd.conf"
 "$SMTPSD" -c "$W/smtpsd.conf" --foreground >"$W/log" 2>&1 &
 PID=$!
-i=0
-until ss -ltnH "sport = :$PORT" | grep -q .; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || { say "smtpsd did not start:"; cat "$W/log" >&2; exit 1; }
-	sleep 0.1
-done
-
-# policy -o|-b - every thread of the server tree to SCHED_OTHER or BATCH
-policy() {
-	for p in $PID $(pgrep -P "$PID"); do
-		chrt "$1" -a -p 0 "$p" >/dev/null
-	done
-}
+wait_port "$PORT" || { say "smtpsd did not start:"; cat "$W/log" >&2; exit 1; }
 
 # switches - context switches so far, every thread of the server tree
 switches() {
@@ -94,7 +79,9 @@ RES=$OUT/sched.jsonl
 
 # run POLICY ROUND - one tls1k50 load under POLICY (other|batch)
 run() {
-	if [ "$1" = batch ]; then policy -b; else policy -o; fi
+	if [ "$1" = batch ]; then sched_tree -b "$PID"
+	else sched_tree -o "$PID"
+	fi
 	sleep 1
 	before=$(switches)
 	"$LOAD" --host 127.0.0.1 --port "$PORT" --server-pid "$PID" \

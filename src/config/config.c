@@ -357,29 +357,50 @@ d_workers(struct parse *p, char **a, size_t n)
 	return 0;
 }
 
+/* one_of - v must be one of names[0..n-1]; its index in *out, or the
+   error "KW: bad value "V" (want A, B or C)" */
+static int
+one_of(struct parse *p, const char *kw, const char *v,
+    const char *const *names, int n, int *out)
+{
+	char want[128] = "";
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	for (i = 0; i < n; i++)
+		snprintf(want + strlen(want), sizeof(want) - strlen(want),
+		    "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+	return perr(p, E_INVAL, "%s: bad value \"%s\" (want %s)", kw, v, want);
+}
+
+static const char *const sched_names[] = {	/* by enum config_sched */
+	[CONFIG_SCHED_BATCH] = "batch",
+	[CONFIG_SCHED_NORMAL] = "normal",
+	[CONFIG_SCHED_INHERIT] = "inherit",
+};
+
 /* d_scheduling - "scheduling batch|normal|inherit", the CPU policy of the
    workers and the queue manager */
 static int
 d_scheduling(struct parse *p, char **a, size_t n)
 {
-	if (strcmp(a[1], "batch") == 0)
-		p->c->sched = CONFIG_SCHED_BATCH;
-	else if (strcmp(a[1], "normal") == 0)
-		p->c->sched = CONFIG_SCHED_NORMAL;
-	else if (strcmp(a[1], "inherit") == 0)
-		p->c->sched = CONFIG_SCHED_INHERIT;
-	else
-		return perr(p, E_INVAL, "scheduling: bad value \"%s\" (want "
-		    "batch, normal or inherit)", a[1]);
-	return 0;
+	int i, r;
+
+	if ((r = one_of(p, a[0], a[1], sched_names,
+	    (int)(sizeof(sched_names) / sizeof(sched_names[0])), &i)) == 0)
+		p->c->sched = (enum config_sched)i;
+	return r;
 }
 
 /* config_sched_name - the keyword value of a scheduling setting */
 const char *
 config_sched_name(enum config_sched s)
 {
-	return s == CONFIG_SCHED_NORMAL ? "normal" :
-	    s == CONFIG_SCHED_INHERIT ? "inherit" : "batch";
+	return sched_names[s];
 }
 
 /* config_resolver_normal - ADDRESS[@PORT] in its normal form (IP
@@ -791,28 +812,24 @@ d_spf_helo_check(struct parse *p, char **a, size_t n)
 static int
 d_temperror_action(struct parse *p, char **a, size_t n)
 {
-	if (strcmp(a[1], "accept") == 0)
-		p->c->temperror_defer = false;
-	else if (strcmp(a[1], "defer") == 0)
-		p->c->temperror_defer = true;
-	else
-		return perr(p, E_INVAL, "temperror-action: bad value \"%s\" "
-		    "(want accept or defer)", a[1]);
-	return 0;
+	static const char *const names[] = { "accept", "defer" };
+	int i, r;
+
+	if ((r = one_of(p, a[0], a[1], names, 2, &i)) == 0)
+		p->c->temperror_defer = i == 1;
+	return r;
 }
 
 /* d_dmarc_discovery - "dmarc-discovery treewalk|psl" */
 static int
 d_dmarc_discovery(struct parse *p, char **a, size_t n)
 {
-	if (strcmp(a[1], "treewalk") == 0)
-		p->c->dmarc_discovery_psl = false;
-	else if (strcmp(a[1], "psl") == 0)
-		p->c->dmarc_discovery_psl = true;
-	else
-		return perr(p, E_INVAL, "dmarc-discovery: bad value \"%s\" "
-		    "(want treewalk or psl)", a[1]);
-	return 0;
+	static const char *const names[] = { "treewalk", "psl" };
+	int i, r;
+
+	if ((r = one_of(p, a[0], a[1], names, 2, &i)) == 0)
+		p->c->dmarc_discovery_psl = i == 1;
+	return r;
 }
 
 /* d_authserv_id - "authserv-id NAME" (RFC 8601 2.5: a domain name) */

@@ -3,7 +3,7 @@
  *
  * docs/SPOOL.md is the reference for the file format and for why the commit
  * protocol is durable.  In short: a file is written whole into tmp/ with
- * one writev, fdatasync'ed on its own (or, written over a recycled file
+ * one pwritev, fdatasync'ed on its own (or, written over a recycled file
  * of the same size, written back and flushed by the directory fsync),
  * renamed into queue/, and the directory queue/ is fsync'ed once for
  * every rename that happened before the fsync started (threads
@@ -532,21 +532,24 @@ build_head(struct buf *b, const struct spool_envelope *env, unsigned flags,
 	return rec_start(b, REC_MESSAGE, msg_len);
 }
 
-/* write_all - writev every iovec in full (short writes resumed) */
+/* write_all - write every iovec in full from the file's start, whatever
+   its offset (short writes resumed) */
 static int
 write_all(int fd, struct iovec *iov, size_t niov)
 {
+	off_t off = 0;
 	ssize_t w;
 	size_t cnt;
 
 	while (niov > 0) {
 		cnt = niov > IOV_MAX ? IOV_MAX : niov;
-		w = writev(fd, iov, (int)cnt);
+		w = pwritev(fd, iov, (int)cnt, off);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			return errno_to_err(errno);
 		}
+		off += w;
 		while (niov > 0 && (size_t)w >= iov->iov_len) {
 			w -= (ssize_t)iov->iov_len;
 			iov++;
@@ -690,14 +693,7 @@ free_claim(struct spool *sp, const char *name, off_t *oldsize,
 			    pread(fd, v, sizeof(v), 0) == (ssize_t)sizeof(v) &&
 			    v[0] == REC_VERSION && get_u32(v + 1) == 4 &&
 			    get_u32(v + REC_HDR) >= 2;
-			if (lseek(fd, 0, SEEK_SET) == 0)
-				break;
-			/* cannot happen on a regular file; do not write
-			   anywhere but from the start */
-			close(fd);
-			fd = -1;
-			unlinkat(sp->tmp_fd, name, 0);
-			break;
+			break;	/* write_all() writes from the start */
 		}
 		/* Swapped under us: drop it, create a new file. */
 		if (fd >= 0)

@@ -791,6 +791,25 @@ def simple_message(tok, frm="sender@client.test", to="demo@example.test",
         frm, to, subject, tok, body)
 
 
+def send_simple(port, tok, rcpt="demo@example.test"):
+    """One plain session that sends simple_message(tok) to rcpt and must
+    get its 250; the 250's text, joined."""
+    c = Conn(port, timeout=slow(10))
+    try:
+        c.greeting()
+        c.ehlo()
+        c.expect("MAIL FROM:<a@client.test>", 250)
+        c.expect("RCPT TO:<%s>" % rcpt, 250)
+        c.expect("DATA", 354)
+        c.send(simple_message(tok, to=rcpt) + "\r\n.\r\n")
+        code, text = c.reply()
+        assert code == 250, (code, text)
+        c.cmd("QUIT")
+        return " ".join(text)
+    finally:
+        c.close()
+
+
 def tmpdir(prefix):
     """A private temporary directory (caller removes it)."""
     return tempfile.mkdtemp(prefix=prefix)

@@ -200,23 +200,6 @@ def _comm(pid):
         return ""
 
 
-def send(port, tok, rcpt="demo@example.test"):
-    c = h.Conn(port, timeout=h.slow(10))
-    try:
-        c.greeting()
-        c.ehlo()
-        c.expect("MAIL FROM:<a@client.test>", 250)
-        c.expect("RCPT TO:<%s>" % rcpt, 250)
-        c.expect("DATA", 354)
-        c.send(h.simple_message(tok, to=rcpt) + "\r\n.\r\n")
-        code, text = c.reply()
-        assert code == 250, (code, text)
-        c.cmd("QUIT")
-        return " ".join(text)
-    finally:
-        c.close()
-
-
 def test_corrupt_spool_files_are_quarantined_and_valid_ones_delivered(
         daemons):
     d = daemons.start(listens=[("mx", h.free_port())], workers=1)
@@ -224,7 +207,7 @@ def test_corrupt_spool_files_are_quarantined_and_valid_ones_delivered(
     qpid = stop_qmgr(d)
     toks = [h.token() for _ in range(3)]
     for t in toks:
-        send(cfg.port("mx"), t)
+        h.send_simple(cfg.port("mx"), t)
     ids = cfg.queue_files()
     assert len(ids) == 3, ids
     # --queue lists what is queued.
@@ -279,7 +262,7 @@ def test_corrupt_spool_files_are_quarantined_and_valid_ones_delivered(
     assert not os.listdir(tmpdir), os.listdir(tmpdir)
     # And the daemon still runs and accepts mail.
     t = h.token()
-    send(cfg.port("mx"), t)
+    h.send_simple(cfg.port("mx"), t)
     assert cfg.wait_message("demo@example.test", t)
 
 
@@ -339,7 +322,7 @@ def test_disk_full_gives_452_and_leaves_nothing_half_written(small_fs,
         # Room again: the next message is accepted.
         os.unlink(filler)
         tok2 = h.token()
-        send(cfg.port("mx"), tok2)
+        h.send_simple(cfg.port("mx"), tok2)
     finally:
         os.kill(qpid, signal.SIGCONT)
     assert cfg.wait_message("demo@example.test", tok2)

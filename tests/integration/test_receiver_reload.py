@@ -245,22 +245,6 @@ def _policies(pids):
     return out
 
 
-def _send_one(port, tok):
-    c = h.Conn(port, timeout=h.slow(10))
-    try:
-        c.greeting()
-        c.ehlo()
-        c.expect("MAIL FROM:<sender@client.test>", 250)
-        c.expect("RCPT TO:<demo@example.test>", 250)
-        c.expect("DATA", 354)
-        c.send(h.simple_message(tok).encode() + b".\r\n")
-        code, _ = c.reply()
-        assert code == 250
-        c.cmd("QUIT")
-    finally:
-        c.close()
-
-
 def test_children_run_sched_batch_and_a_reload_can_make_them_normal(
         daemons):
     """By default every thread of the workers and the queue manager runs
@@ -270,7 +254,7 @@ def test_children_run_sched_batch_and_a_reload_can_make_them_normal(
     d = daemons.start(workers=2, mailboxes=["demo@example.test"])
     port = d.config.port("mx")
     tok = h.token()
-    _send_one(port, tok)
+    h.send_simple(port, tok)
     assert d.config.wait_message("demo@example.test", tok), d.log_tail()
     kids = d.children()
     assert len(kids) == 3, kids
@@ -294,7 +278,7 @@ def test_children_run_sched_batch_and_a_reload_can_make_them_normal(
         new = d.children()
         assert not set(new) & old
         tok = h.token()
-        _send_one(port, tok)
+        h.send_simple(port, tok)
         assert d.config.wait_message("demo@example.test", tok), d.log_tail()
         p = _policies(new)
         assert len(p) > len(new), p

@@ -118,6 +118,20 @@ reseal(unsigned char *p, size_t n)
 	    n - 9));
 }
 
+/* refused_resealed - reseal an edited image: spool_parse must refuse it,
+   for the given reason unless that is NULL */
+static void
+refused_resealed(unsigned char *p, size_t n, const char *reason,
+    const char *name)
+{
+	const char *why = NULL;
+
+	reseal(p, n);
+	CHECK_INT(spool_parse(p, n, sample_id, NULL, &why), E_CORRUPT, name);
+	if (reason != NULL)
+		CHECK_STR(why, reason, name);
+}
+
 /* make_v1 - turn an image into a version 1 one (no name in its
    checksum) */
 static void
@@ -412,11 +426,7 @@ test_corruption(struct spool *sp)
 	/* Edits with a valid checksum: framing and semantics must reject. */
 	memcpy(c, img, n);
 	c[8] = 3;	/* VERSION payload, big-endian u32 at offset 5 */
-	reseal(c, n);
-	why = NULL;
-	CHECK_INT(spool_parse(c, n, sample_id, NULL, &why), E_CORRUPT,
-	    "version 3");
-	CHECK_STR(why, "unknown version", "version 3 reason");
+	refused_resealed(c, n, "unknown version", "version 3");
 
 	/* Version 2 binds the checksum to the file's name: the same bytes
 	   under another queue id are not a message (a recycled file whose
@@ -443,46 +453,30 @@ test_corruption(struct spool *sp)
 	c[off + 2] = 0xff;
 	c[off + 3] = 0xff;
 	c[off + 4] = 0xf0;
-	reseal(c, n);
-	why = NULL;
-	CHECK_INT(spool_parse(c, n, sample_id, NULL, &why),
-	    E_CORRUPT, "huge length");
-	CHECK_STR(why, "record length past the end", "huge length reason");
+	refused_resealed(c, n, "record length past the end", "huge length");
 
 	memcpy(c, img, n);
 	off = find_rec(c, n, 2);
 	c[off + 5] = '\n';	/* an LF inside MAIL FROM */
-	reseal(c, n);
-	CHECK_INT(spool_parse(c, n, sample_id, NULL, NULL),
-	    E_CORRUPT, "LF in from");
+	refused_resealed(c, n, NULL, "LF in from");
 	c[off + 5] = '\0';
-	reseal(c, n);
-	CHECK_INT(spool_parse(c, n, sample_id, NULL, NULL),
-	    E_CORRUPT, "NUL in from");
+	refused_resealed(c, n, NULL, "NUL in from");
 	c[off + 5] = '\r';
-	reseal(c, n);
-	CHECK_INT(spool_parse(c, n, sample_id, NULL, NULL),
-	    E_CORRUPT, "CR in from");
+	refused_resealed(c, n, NULL, "CR in from");
 
 	memcpy(c, img, n);
 	off = find_rec(c, n, 4);	/* HELO */
 	c[off] = 99;
-	reseal(c, n);
-	CHECK_INT(spool_parse(c, n, sample_id, NULL, NULL), E_CORRUPT,
-	    "unknown record type");
+	refused_resealed(c, n, NULL, "unknown record type");
 
 	memcpy(c, img, n);
 	off = find_rec(c, n, 4);
 	c[off] = 2;	/* a second FROM after the RCPTs */
-	reseal(c, n);
-	CHECK_INT(spool_parse(c, n, sample_id, NULL, NULL), E_CORRUPT,
-	    "record out of order");
+	refused_resealed(c, n, NULL, "record out of order");
 
 	memcpy(c, img, n);
 	c[n - 9] = 254;	/* END's type */
-	reseal(c, n);
-	CHECK_INT(spool_parse(c, n, sample_id, NULL, NULL),
-	    E_CORRUPT, "no END record");
+	refused_resealed(c, n, NULL, "no END record");
 
 	/* A valid file followed by garbage is not a message either. */
 	{
@@ -506,32 +500,20 @@ test_corruption(struct spool *sp)
 
 		memcpy(c, img, n);
 		c[off] = 12;	/* a second MESSAGE instead */
-		reseal(c, n);
-		why = NULL;
-		CHECK_INT(spool_parse(c, n, sample_id, NULL, &why), E_CORRUPT,
+		refused_resealed(c, n, "message is not the last record",
 		    "a record after the message that is not padding");
-		CHECK_STR(why, "message is not the last record",
-		    "a second message reason");
 		memcpy(c, img, n);
 		c[off + 1] = (unsigned char)((plen - 1) >> 24);
 		c[off + 2] = (unsigned char)((plen - 1) >> 16);
 		c[off + 3] = (unsigned char)((plen - 1) >> 8);
 		/* one byte short of END */
 		c[off + 4] = (unsigned char)(plen - 1);
-		reseal(c, n);
-		why = NULL;
-		CHECK_INT(spool_parse(c, n, sample_id, NULL, &why), E_CORRUPT,
+		refused_resealed(c, n, "padding is not the last record",
 		    "padding that stops before END");
-		CHECK_STR(why, "padding is not the last record",
-		    "padding not last reason");
 		memcpy(c, img, n);
 		c[off + 5 + plen / 2] = 1;
-		reseal(c, n);
-		why = NULL;
-		CHECK_INT(spool_parse(c, n, sample_id, NULL, &why), E_CORRUPT,
+		refused_resealed(c, n, "padding is not zero",
 		    "padding that is not zero");
-		CHECK_STR(why, "padding is not zero",
-		    "padding not zero reason");
 	}
 	CHECK_INT(spool_parse(img, n, sample_id, &m, NULL),
 	    0, "parse into message");
